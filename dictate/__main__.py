@@ -1,0 +1,3 @@
+from dictate.cli import main
+
+raise SystemExit(main())
