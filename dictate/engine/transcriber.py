@@ -1,0 +1,390 @@
+"""The engine: Whisper through transformers, loaded once, warm, on the best device available.
+
+Short clips (dictation) come back as text with per-stage timings; long audio (files) is cut at
+pauses into windows of at most 30 s and comes back as segments, yielded as they are made.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dictate.audio.gate import SpeechGate
+from dictate.engine import device as devices
+from dictate.engine import loading
+from dictate.engine.options import TranscribeOptions
+from dictate.engine.vocabulary import apply_spelling, prompt_terms
+from dictate.errors import Cancelled, DeviceError, ModelError
+from dictate.transcript import DictationResult, Segment, Timings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+WINDOW_S = 30.0  # Whisper's input window
+MIN_CUT_S = 5.0  # long-form windows are cut at a pause no earlier than this
+# Even fast speech stays under ~6 tokens/s; a budget that grows with the clip stops a decoder
+# that has fallen into a repetition loop long before Whisper's 448-token limit.
+TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What is loaded, for status lines and tooltips."""
+
+    model: str
+    origin: str
+    device: str
+    dtype: str
+    english_only: bool
+    assistant: str | None = None
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+class Engine:
+    """Load once, warm up once, then transcribe many times (from one worker thread or several)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str = "auto",
+        dtype: str | None = None,
+        assistant: str | None = None,
+        gate: SpeechGate | None = None,
+        on_notice: Notice | None = None,
+        progress: loading.ProgressCallback | None = None,
+    ) -> None:
+        self.model_spec = model
+        self.requested_device = device
+        self.requested_dtype = dtype
+        self.assistant_spec = assistant
+        self.gate = gate or SpeechGate()
+        self._notice = on_notice or (lambda message: log.warning("%s", message))
+        self._progress = progress
+        self._lock = threading.RLock()
+        self._model = None
+        self._assistant = None
+        self._processor = None
+        self._choice: devices.DeviceChoice | None = None
+        self.source: loading.ModelSource | None = None
+        self._english_only = True
+
+    # ---- loading -------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def info(self) -> EngineInfo:
+        if self._model is None or self._choice is None or self.source is None:
+            raise ModelError("no model is loaded")
+        return EngineInfo(
+            model=self.source.label,
+            origin=self.source.origin,
+            device=self._choice.device,
+            dtype=str(self._choice.dtype).removeprefix("torch."),
+            english_only=self._english_only,
+            assistant=self.assistant_spec,
+        )
+
+    def load(self) -> EngineInfo:
+        """Find, fetch if needed, and load the model; falls back to CPU if the GPU fails."""
+        from transformers import WhisperProcessor
+        from transformers.utils import logging as hf_logging
+
+        # transformers' advice to developers (deprecations, load reports, bars) is noise to a
+        # person dictating; real failures still arrive as exceptions.
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        with self._lock:
+            choice = devices.resolve(self.requested_device, self.requested_dtype)
+            if choice.kind == "cpu":
+                devices.configure_cpu_threads()
+            self.source = loading.resolve(
+                self.model_spec, device_kind=choice.kind, progress=self._progress
+            )
+            self._report("load", f"loading {self.source.label}")
+            try:
+                self._processor = WhisperProcessor.from_pretrained(
+                    self.source.path, local_files_only=True
+                )
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{self.source.label}: cannot read its tokenizer ({exc})") from exc
+            try:
+                self._place(choice)
+            except (RuntimeError, AssertionError, torch.cuda.OutOfMemoryError) as exc:
+                if choice.kind == "cpu":
+                    raise ModelError(f"{self.source.label}: cannot load ({exc})") from exc
+                self._fall_back_to_cpu(f"loading on {choice.describe()} failed: {_first_line(exc)}")
+            self._english_only = not bool(
+                getattr(self._model.generation_config, "is_multilingual", False)
+            )
+            return self.info
+
+    def _place(self, choice: devices.DeviceChoice) -> None:
+        """Load (or move) the weights onto `choice`."""
+        from transformers import WhisperForCausalLM, WhisperForConditionalGeneration
+
+        if self._model is None:
+            try:
+                self._model = WhisperForConditionalGeneration.from_pretrained(
+                    self.source.path,
+                    dtype=choice.dtype,
+                    attn_implementation="sdpa",
+                    use_safetensors=True,
+                    local_files_only=True,
+                ).eval()
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelError(f"{self.source.label}: cannot load its weights ({exc})") from exc
+            if self.assistant_spec:
+                # A distilled model drafts tokens for its teacher. Its encoder is the teacher's,
+                # so only its decoder is loaded and it reuses the teacher's encoder output.
+                src = loading.resolve(self.assistant_spec, device_kind=choice.kind)
+                self._assistant = WhisperForCausalLM.from_pretrained(
+                    src.path,
+                    dtype=choice.dtype,
+                    attn_implementation="sdpa",
+                    use_safetensors=True,
+                    local_files_only=True,
+                ).eval()
+        self._model.to(device=choice.device, dtype=choice.dtype)
+        if self._assistant is not None:
+            self._assistant.to(device=choice.device, dtype=choice.dtype)
+        self._choice = choice
+
+    def _fall_back_to_cpu(self, reason: str) -> None:
+        cpu = devices.DeviceChoice("cpu", torch.float32)
+        self._notice(f"{reason}; using the CPU instead")
+        devices.configure_cpu_threads()
+        self._place(cpu)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def unload(self) -> None:
+        """Drop the model and give its memory (RAM and VRAM) back."""
+        with self._lock:
+            self._model = self._assistant = self._processor = None
+            self._choice = None
+            import gc
+
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+    def warmup(self) -> float:
+        """One short pass so the first real dictation does not pay for lazy initialisation."""
+        t0 = time.perf_counter()
+        self._report("warmup", "warming up")
+        noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
+        self._run(lambda: self._infer(noise, TranscribeOptions(), Timings(), max_new_tokens=3))
+        return _ms(t0)
+
+    def _report(self, stage: str, message: str) -> None:
+        if self._progress:
+            self._progress(loading.Progress(stage, message=message))
+
+    # ---- inference -------------------------------------------------------------------------
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions | None = None) -> DictationResult:
+        """A dictation-length clip (float32, 16 kHz mono) → text and timings.
+
+        Clips longer than Whisper's 30 s window go through the long-form path and are joined.
+        """
+        options = options or TranscribeOptions()
+        audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if audio.size > WINDOW_S * SAMPLE_RATE:
+            t0 = time.perf_counter()
+            text = " ".join(s.text for s in self.transcribe_long([audio], options))
+            return DictationResult(text, Timings(decoding_ms=_ms(t0)), audio.size / SAMPLE_RATE)
+        timings = Timings()
+        speech_s = audio.size / SAMPLE_RATE
+        if options.use_gate:
+            t0 = time.perf_counter()
+            speech_s = sum(end - start for start, end in self.gate.regions(audio))
+            timings.gate_ms = _ms(t0)
+            if speech_s == 0.0:
+                return DictationResult("", timings, 0.0)
+        tokens = self._run(lambda: self._infer(audio, options, timings))
+        text = self._processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        text = apply_spelling(text, prompt_terms(options.prompt))
+        return DictationResult(text, timings, speech_s, tokens)
+
+    def transcribe_long(
+        self,
+        blocks: Iterable[np.ndarray],
+        options: TranscribeOptions | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Iterator[Segment]:
+        """Audio of any length, given as a stream of 16 kHz mono blocks → segments, in order.
+
+        Memory stays bounded by one window plus one block. `on_progress` gets the seconds of audio
+        done so far; setting `cancel` stops at the next window with `Cancelled`.
+        """
+        options = options or TranscribeOptions()
+        window = int(WINDOW_S * SAMPLE_RATE)
+        buffer = np.zeros(0, dtype=np.float32)
+        offset = 0.0  # seconds from the start of the audio to buffer[0]
+        stream = iter(blocks)
+        exhausted = False
+        while not exhausted or buffer.size:
+            while not exhausted and buffer.size < window:
+                try:
+                    block = next(stream)
+                except StopIteration:
+                    exhausted = True
+                    break
+                block = np.asarray(block, dtype=np.float32).reshape(-1)
+                buffer = np.concatenate([buffer, block]) if buffer.size else block
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("transcription cancelled")
+            head = buffer[:window]
+            regions = self.gate.regions(head) if options.use_gate else [(0.0, head.size / SAMPLE_RATE)]
+            cut = _cut_point(regions, head.size / SAMPLE_RATE, final=exhausted and buffer.size <= window)
+            n = int(round(cut * SAMPLE_RATE))
+            chunk_regions = [(s, min(e, cut)) for s, e in regions if s < cut]
+            if chunk_regions:
+                yield from self._window_segments(buffer[:n], offset, chunk_regions, options)
+            buffer = buffer[n:]
+            offset += n / SAMPLE_RATE
+            if on_progress:
+                on_progress(offset)
+
+    def _window_segments(
+        self,
+        audio: np.ndarray,
+        offset: float,
+        regions: list[tuple[float, float]],
+        options: TranscribeOptions,
+    ) -> Iterator[Segment]:
+        """Transcribe one ≤30 s window with timestamps; segments shifted by `offset`."""
+        tokens = self._run(lambda: self._infer(audio, options, Timings(), timestamps=True))
+        tokenizer = self._processor.tokenizer
+        duration = audio.size / SAMPLE_RATE
+        decoded = tokenizer.decode(tokens, skip_special_tokens=True, output_offsets=True)
+        pieces = [
+            (o["timestamp"][0], o["timestamp"][1], o["text"].strip())
+            for o in decoded["offsets"]
+            if o["text"].strip()
+        ]
+        if not pieces:  # no timestamp tokens came out: one segment over the speech found
+            text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            pieces = [(regions[0][0], regions[-1][1], text)] if text else []
+        terms = prompt_terms(options.prompt)
+        for start, end, text in pieces:
+            text = apply_spelling(text, terms)
+            start = min(max(0.0, float(start)), duration)
+            end = min(max(start, float(end if end is not None else duration)), duration)
+            yield Segment(round(offset + start, 3), round(offset + end, 3), text)
+
+    def _run(self, work: Callable[[], list[int]]) -> list[int]:
+        """Run inference; if the GPU fails, move to the CPU, say so, and run it again there."""
+        with self._lock:
+            if self._model is None:
+                raise ModelError("no model is loaded: call load() first")
+            try:
+                return work()
+            except (RuntimeError, AssertionError, torch.cuda.OutOfMemoryError) as exc:
+                if self._choice is None or self._choice.kind == "cpu":
+                    raise
+                self._fall_back_to_cpu(f"inference on {self._choice.describe()} failed: {_first_line(exc)}")
+                return work()
+
+    def _infer(
+        self,
+        audio: np.ndarray,
+        options: TranscribeOptions,
+        timings: Timings,
+        *,
+        timestamps: bool = False,
+        max_new_tokens: int | None = None,
+    ) -> list[int]:
+        """features → encoder → decoding for one ≤30 s clip; fills `timings`; returns token ids."""
+        choice = self._choice
+        sync = torch.cuda.synchronize if choice.kind == "cuda" else (lambda: None)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            features = self._processor.feature_extractor(
+                audio, sampling_rate=SAMPLE_RATE, return_tensors="pt"
+            ).input_features.to(choice.device, choice.dtype)
+            sync()
+            timings.features_ms = _ms(t0)
+
+            t0 = time.perf_counter()
+            encoded = self._model.get_encoder()(features)
+            sync()
+            timings.encoder_ms = _ms(t0)
+
+            t0 = time.perf_counter()
+            if max_new_tokens is None:
+                seconds = audio.size / SAMPLE_RATE
+                max_new_tokens = min(MAX_TOKENS, MIN_TOKENS + int(TOKENS_PER_S * seconds))
+            out = self._model.generate(
+                encoder_outputs=encoded, **self._generate_kwargs(options, timestamps, max_new_tokens)
+            )
+            sync()
+            timings.decoding_ms = _ms(t0)
+        sequence = out.sequences if hasattr(out, "sequences") else out
+        return sequence[0].tolist()
+
+    def _generate_kwargs(
+        self, options: TranscribeOptions, timestamps: bool, max_new_tokens: int
+    ) -> dict:
+        kwargs: dict = {
+            "num_beams": max(1, options.beam_size),
+            "return_timestamps": timestamps,
+            "do_sample": False,
+            "max_new_tokens": max_new_tokens,
+        }
+        if self._english_only:
+            if options.language not in (None, "en", "english"):
+                raise ModelError(
+                    f"{self.info.model} is English-only; choose a multilingual model "
+                    f"(e.g. large-v3-turbo) for language {options.language!r}"
+                )
+        else:
+            kwargs["task"] = "transcribe"
+            if options.language:
+                kwargs["language"] = options.language
+        if options.prompt and options.prompt.strip():
+            kwargs["prompt_ids"] = self._processor.tokenizer.get_prompt_ids(
+                options.prompt, return_tensors="pt"
+            ).to(self._choice.device)
+        if len(options.temperatures) > 1:
+            kwargs["temperature"] = options.temperatures
+            kwargs["compression_ratio_threshold"] = options.compression_ratio_threshold
+            kwargs["logprob_threshold"] = options.logprob_threshold
+        if self._assistant is not None and options.beam_size <= 1 and len(options.temperatures) == 1:
+            kwargs["assistant_model"] = self._assistant
+        return kwargs
+
+
+def _cut_point(regions: list[tuple[float, float]], length: float, *, final: bool) -> float:
+    """Where to end this window: at a pause, so no word is split between two windows."""
+    if final or not regions:
+        return length  # the end of the audio, or a window with no speech at all
+    candidates = [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
+    if regions[-1][1] < length - 0.3:
+        candidates.append(length)  # the speech stopped before the window's end
+    usable = [c for c in candidates if c >= MIN_CUT_S]
+    return max(usable) if usable else length
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = ["DeviceError", "Engine", "EngineInfo", "TranscribeOptions"]

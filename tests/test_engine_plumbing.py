@@ -1,0 +1,187 @@
+"""Engine plumbing on a tiny random-weight Whisper: loading, devices, fallback, long-form flow."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from dictate.engine import device as devices
+from dictate.engine.options import TranscribeOptions
+from dictate.engine.transcriber import Engine, _cut_point
+from dictate.errors import Cancelled, DeviceError, ModelError
+
+SR = 16000
+
+
+def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def engine(random_model_dir):
+    e = Engine(str(random_model_dir), device="cpu")
+    e.load()
+    return e
+
+
+def test_loads_folder_on_cpu_fp32_with_sdpa(engine, random_model_dir):
+    info = engine.info
+    assert info.device == "cpu" and info.dtype == "float32"
+    assert info.origin == "folder" and info.model == str(random_model_dir)
+    assert info.english_only
+    assert engine._model.config._attn_implementation == "sdpa"
+
+
+def test_short_clip_gives_tokens_and_stage_timings(engine):
+    result = engine.transcribe(tone(2.0), TranscribeOptions(use_gate=False))
+    assert isinstance(result.text, str)
+    no_timestamps = engine._processor.tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    assert no_timestamps in result.tokens[:3]  # forced prompt: transcribe without timestamps
+    t = result.timings
+    assert t.features_ms > 0 and t.encoder_ms > 0 and t.decoding_ms > 0
+    assert t.total_ms == pytest.approx(t.gate_ms + t.features_ms + t.encoder_ms + t.decoding_ms)
+
+
+def test_gate_stops_silence_before_the_model(engine, monkeypatch):
+    called = []
+    monkeypatch.setattr(engine, "_infer", lambda *a, **k: called.append(1) or [])
+    result = engine.transcribe(np.zeros(3 * SR, np.float32))
+    assert result.text == "" and result.no_speech and not called
+    assert result.timings.gate_ms > 0
+
+
+def test_english_only_model_refuses_another_language(engine):
+    with pytest.raises(ModelError, match="English-only"):
+        engine.transcribe(tone(1.0), TranscribeOptions(language="de", use_gate=False))
+
+
+def test_beam_search_and_prompt_run(engine):
+    r = engine.transcribe(
+        tone(1.0), TranscribeOptions(beam_size=3, prompt="ComfyUI", use_gate=False)
+    )
+    assert isinstance(r.text, str)
+
+
+def test_long_form_streams_windows_in_order_and_reports_progress(engine):
+    blocks = [tone(10.0) for _ in range(7)]  # 70 s, no pauses: hard cuts at 30 s
+    seen: list[float] = []
+    windows: list[int] = []
+    original = engine._infer
+
+    def spy(audio, *args, **kwargs):
+        windows.append(audio.size)
+        return original(audio, *args, **{**kwargs, "max_new_tokens": 4})
+
+    engine._infer = spy
+    try:
+        segments = list(
+            engine.transcribe_long(
+                iter(blocks), TranscribeOptions(use_gate=False), on_progress=seen.append
+            )
+        )
+    finally:
+        del engine._infer
+    assert windows == [30 * SR, 30 * SR, 10 * SR]
+    assert seen == [30.0, 60.0, 70.0]
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts) and all(0 <= s.start <= s.end <= 70.0 for s in segments)
+
+
+def test_long_form_cancel(engine):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        list(engine.transcribe_long([tone(5.0)], TranscribeOptions(use_gate=False), cancel=cancel))
+
+
+def test_long_form_skips_windows_without_speech(engine, monkeypatch):
+    monkeypatch.setattr(engine, "_infer", lambda *a, **k: pytest.fail("model ran on silence"))
+    assert list(engine.transcribe_long([np.zeros(65 * SR, np.float32)])) == []
+
+
+@pytest.mark.parametrize(
+    ("regions", "final", "cut"),
+    [
+        ([], False, 30.0),  # no speech: take the whole window
+        ([(1.0, 8.0), (9.0, 20.0), (21.0, 30.0)], False, 20.5),  # last pause
+        ([(1.0, 8.0), (9.0, 25.0)], False, 30.0),  # speech stopped before the end
+        ([(0.0, 30.0)], False, 30.0),  # no pause at all: hard cut
+        ([(0.0, 2.0), (3.0, 30.0)], False, 30.0),  # the only pause is too early
+        ([(1.0, 8.0), (9.0, 30.0)], True, 30.0),  # the end of the audio
+    ],
+)
+def test_cut_point_prefers_the_last_pause(regions, final, cut):
+    assert _cut_point(regions, 30.0, final=final) == pytest.approx(cut)
+
+
+def test_auto_device_is_cpu_fp32_here():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    choice = devices.resolve("auto")
+    assert (choice.device, choice.dtype) == ("cpu", torch.float32)
+
+
+def test_explicit_unavailable_device_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(DeviceError, match="cuda.*cannot be used"):
+        devices.resolve("cuda")
+    with pytest.raises(DeviceError, match="unknown device"):
+        devices.resolve("tpu")
+
+
+def test_gpu_failing_at_load_falls_back_to_cpu(random_model_dir, monkeypatch):
+    """On this machine torch has no CUDA, so moving weights to "cuda" really fails."""
+    monkeypatch.setattr(
+        devices, "resolve", lambda *a, **k: devices.DeviceChoice("cuda", torch.float16)
+    )
+    notices: list[str] = []
+    e = Engine(str(random_model_dir), device="cuda", on_notice=notices.append)
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    info = e.load()
+    assert (info.device, info.dtype) == ("cpu", "float32")
+    assert len(notices) == 1 and "cuda" in notices[0] and "CPU" in notices[0]
+    assert e.transcribe(tone(1.0), TranscribeOptions(use_gate=False)).tokens
+
+
+def test_gpu_failing_at_first_inference_retries_on_cpu(random_model_dir):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    notices: list[str] = []
+    e = Engine(str(random_model_dir), device="cpu", on_notice=notices.append)
+    e.load()
+    expected = e.transcribe(tone(1.0), TranscribeOptions(use_gate=False)).tokens
+    # The engine believes it runs on a GPU; torch here has no CUDA, so the first inference
+    # really fails (moving the features to "cuda" raises) and must be redone on the CPU.
+    e._choice = devices.DeviceChoice("cuda", torch.float16)
+    result = e.transcribe(tone(1.0), TranscribeOptions(use_gate=False))
+    assert e.info.device == "cpu" and e.info.dtype == "float32"
+    assert result.tokens == expected  # nothing lost: the same clip, transcribed on the CPU
+    assert len(notices) == 1 and "inference on cuda" in notices[0] and "CPU" in notices[0]
+
+
+def test_cpu_failure_is_not_swallowed(random_model_dir):
+    e = Engine(str(random_model_dir), device="cpu")
+    e.load()
+    handle = e._model.get_encoder().register_forward_pre_hook(
+        lambda m, a: (_ for _ in ()).throw(RuntimeError("broken"))
+    )
+    try:
+        with pytest.raises(RuntimeError, match="broken"):
+            e.transcribe(tone(1.0), TranscribeOptions(use_gate=False))
+    finally:
+        handle.remove()
+
+
+def test_unload_releases_the_model(random_model_dir):
+    e = Engine(str(random_model_dir), device="cpu")
+    e.load()
+    e.unload()
+    assert not e.loaded
+    with pytest.raises(ModelError, match="no model is loaded"):
+        e.transcribe(tone(1.0), TranscribeOptions(use_gate=False))
