@@ -1,0 +1,104 @@
+"""The `dictate` command line. Heavy imports (torch, transformers) happen only in the commands
+that transcribe, so quick commands answer at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dictate import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+FORMAT_CHOICES = ("txt", "srt", "vtt", "json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dictate",
+        description="Local, private dictation and transcription with Distil-Whisper.",
+    )
+    parser.add_argument("--version", action="version", version=f"dictate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "transcribe",
+        help="transcribe audio or video files (headless)",
+        description="Transcribe audio or video files. Text goes to stdout (or -o); progress "
+        "and errors go to stderr. Exit status 1 if any file failed.",
+    )
+    t.add_argument("files", nargs="+", metavar="FILE")
+    _model_args(t)
+    t.add_argument("--language", help="spoken language code (multilingual models), e.g. en, de")
+    t.add_argument("--prompt", help="vocabulary hint: names and terms to spell right")
+    t.add_argument("--format", choices=FORMAT_CHOICES, default="txt", help="output format")
+    t.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file; a folder (one file per input) when several files are given",
+    )
+    t.add_argument("--beam-size", type=int, default=1, help="beam width (1 = greedy, fastest)")
+    t.add_argument(
+        "--temperature-fallback",
+        action="store_true",
+        help="retry at higher temperatures when the output looks broken (as openai/whisper)",
+    )
+    t.add_argument(
+        "--no-gate", action="store_true", help="skip the speech gate (transcribe silence too)"
+    )
+    bar = t.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None)
+    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    t.set_defaults(handler=_transcribe)
+
+    m = sub.add_parser("models", help="list known models and what is on this machine")
+    m.add_argument("--download", metavar="MODEL", help="download a model into the HF cache")
+    m.set_defaults(handler=_models)
+    return parser
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        metavar="ID|PATH",
+        help="catalog name (see `dictate models`), hub id, model folder (transformers or "
+        "CTranslate2/faster-whisper), or `embedded`",
+    )
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="override")
+    p.add_argument("--assistant", metavar="ID|PATH", help="draft model for speculative decoding")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        print(
+            "\nThe tray app is not part of this build yet; use `dictate transcribe FILE`.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("dictate: interrupted", file=sys.stderr)
+        return 130
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from dictate.commands.transcribe import run
+
+    return run(args)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from dictate.commands.models import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""`dictate models`: the catalog, what is cached here, and downloading a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dictate.engine import catalog, loading
+from dictate.errors import DictateError
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.download:
+        return _download(args.download)
+    embedded = loading.embedded_folder() is not None
+    rows = [("NAME", "HUB ID", "PARAMS", "DOWNLOAD", "LANGUAGES", "HERE", "SUITS")]
+    for m in catalog.CATALOG:
+        if loading.is_cached(m.repo_id):
+            here = "cached"
+        elif embedded and m.repo_id == loading.EMBEDDED_REPO:
+            here = "embedded"
+        else:
+            here = "-"
+        rows.append(
+            (m.name, m.repo_id, f"{m.params_m}M", _size(m.download_mb), m.languages, here, m.suits)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    print(f"\nHugging Face cache: {loading.hub_cache_dir()}")
+    if loading.offline_mode():
+        print("Offline mode is on (HF_HUB_OFFLINE): only cached models can be loaded.")
+    return 0
+
+
+def _size(mb: int) -> str:
+    return f"{mb / 1000:.1f} GB" if mb >= 1000 else f"{mb} MB"
+
+
+def _download(name: str) -> int:
+    def show(p: loading.Progress) -> None:
+        if p.total:
+            print(f"\r{p.done / 1e6:8.1f} / {p.total / 1e6:.1f} MB", end="", file=sys.stderr)
+
+    try:
+        source = loading.resolve(name, progress=show)
+    except DictateError as exc:
+        print(f"\ndictate: {exc}", file=sys.stderr)
+        return 2
+    print(f"\n{source.label}: {source.path}")
+    return 0
