@@ -107,7 +107,10 @@ def test_long_form_skips_windows_without_speech(engine, monkeypatch):
     ("regions", "final", "cut"),
     [
         ([], False, 30.0),  # no speech: take the whole window
-        ([(1.0, 8.0), (9.0, 20.0), (21.0, 30.0)], False, 20.5),  # last pause
+        ([(1.0, 8.0), (9.0, 20.0), (21.0, 30.0)], False, 20.5),  # the later of equal pauses
+        ([(1.0, 16.0), (18.0, 25.0), (25.5, 30.0)], False, 17.0),  # the longest in 2nd half
+        ([(1.0, 8.0), (10.0, 14.0), (14.2, 30.0)], False, 9.0),  # else the longest usable
+        ([(1.0, 8.0), (9.0, 29.0), (29.2, 30.0)], False, 29.1),  # late half beats early
         ([(1.0, 8.0), (9.0, 25.0)], False, 30.0),  # speech stopped before the end
         ([(0.0, 30.0)], False, 30.0),  # no pause at all: hard cut
         ([(0.0, 2.0), (3.0, 30.0)], False, 30.0),  # the only pause is too early

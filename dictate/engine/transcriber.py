@@ -284,8 +284,10 @@ class Engine:
             pieces = [(regions[0][0], regions[-1][1], text)] if text else []
         terms = prompt_terms(options.prompt)
         for start, end, text in pieces:
+            if float(start) >= duration - 0.05:
+                continue  # text "after" the end of the audio: the decoder ran on by itself
             text = apply_spelling(text, terms)
-            start = min(max(0.0, float(start)), duration)
+            start = max(0.0, float(start))
             end = min(max(start, float(end if end is not None else duration)), duration)
             yield Segment(round(offset + start, 3), round(offset + end, 3), text)
 
@@ -372,14 +374,24 @@ class Engine:
 
 
 def _cut_point(regions: list[tuple[float, float]], length: float, *, final: bool) -> float:
-    """Where to end this window: at a pause, so no word is split between two windows."""
+    """Where to end this window: in a pause, so no sentence is split between two windows.
+
+    A window that ends mid-sentence makes Whisper finish the sentence from its own imagination
+    (seen here: tiny.en completed a half-heard quote it had just transcribed), so the longest
+    pause in the second half of the window wins (the later one on a tie); failing that, the
+    longest pause after MIN_CUT_S; a hard cut only when there is no pause at all.
+    """
     if final or not regions:
         return length  # the end of the audio, or a window with no speech at all
-    candidates = [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
     if regions[-1][1] < length - 0.3:
-        candidates.append(length)  # the speech stopped before the window's end
-    usable = [c for c in candidates if c >= MIN_CUT_S]
-    return max(usable) if usable else length
+        gaps.append((regions[-1][1], length))  # the speech stopped before the window's end
+    usable = [(a, b) for a, b in gaps if (a + b) / 2 >= MIN_CUT_S]
+    if not usable:
+        return length
+    late = [(a, b) for a, b in usable if (a + b) / 2 >= length / 2] or usable
+    a, b = max(late, key=lambda g: (round(g[1] - g[0], 2), g[0]))
+    return length if b >= length else (a + b) / 2
 
 
 def _first_line(exc: BaseException) -> str:
