@@ -188,3 +188,13 @@ def test_unload_releases_the_model(random_model_dir):
     assert not e.loaded
     with pytest.raises(ModelError, match="no model is loaded"):
         e.transcribe(tone(1.0), TranscribeOptions(use_gate=False))
+
+
+def test_segments_with_more_words_than_speech_are_dropped():
+    from dictate.engine.transcriber import _speakable
+
+    regions = [(0.0, 3.0), (10.0, 10.2)]
+    assert _speakable("ask not what your country can do for you", 0.0, 3.0, regions)
+    # 22 words over 0.2 s of speech: the decoder repeating itself, not a person speaking.
+    repeat = "and so my fellow americans ask not what your country can do for you " * 1
+    assert not _speakable(repeat + "ask what you can do for your country", 9.5, 12.0, regions)

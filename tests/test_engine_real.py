@@ -54,14 +54,18 @@ def test_silence_and_noise_give_no_text(engine, clip):
     assert result.text == "" and result.no_speech, f"ungated model said {ungated!r}"
 
 
-def test_temperature_fallback_and_beam_search_agree_on_clean_speech(engine, fixtures_dir, references):
+def test_temperature_fallback_and_beam_search_agree_on_clean_speech(
+    engine, fixtures_dir, references
+):
     audio = load_audio(fixtures_dir / "jfk.flac")
     for options in (TranscribeOptions(beam_size=5), TranscribeOptions().with_fallback()):
         text = engine.transcribe(audio, options).text
         assert wer(references["jfk.flac"], text) <= 0.10, (options, text)
 
 
-def test_long_form_keeps_sentences_in_order_with_rising_timestamps(engine, fixtures_dir, references):
+def test_long_form_keeps_sentences_in_order_with_rising_timestamps(
+    engine, fixtures_dir, references
+):
     names = ["jfk.flac", "LDC93S1.wav", "hotwords.mp3"] * 3
     pause = np.zeros(int(2.5 * SR), np.float32)
     parts, starts, t = [], [], 0.0
@@ -114,8 +118,12 @@ def test_speculative_decoding_equals_the_teachers_greedy_output(
     student = WhisperForConditionalGeneration(config)
     student.load_state_dict(state, strict=True)
     student.save_pretrained(tmp_path / "student")
-    for name in ("generation_config.json", "preprocessor_config.json", "tokenizer.json",
-                 "tokenizer_config.json"):
+    for name in (
+        "generation_config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
         if (tiny_en_dir / name).is_file():
             shutil.copy(tiny_en_dir / name, tmp_path / "student" / name)
 

@@ -1,4 +1,4 @@
-"""Model resolution: the HF cache (offline), local folders, CTranslate2 import, the embedded model."""
+"""Model resolution: HF cache (offline), local folders, CTranslate2 import, embedded model."""
 
 from __future__ import annotations
 
@@ -104,7 +104,9 @@ def test_default_falls_back_to_the_embedded_model_offline(hf_cache, embedded_src
     assert (source.path / "model.safetensors").is_file()
 
 
-def test_tiny_en_hub_id_uses_the_embedded_copy_when_not_cached(hf_cache, embedded_src, session_cache):
+def test_tiny_en_hub_id_uses_the_embedded_copy_when_not_cached(
+    hf_cache, embedded_src, session_cache
+):
     source = loading.resolve("tiny.en")
     assert source.origin == "embedded" and source.repo_id == "openai/whisper-tiny.en"
 
@@ -141,5 +143,6 @@ def test_catalog_has_the_required_models_and_sane_defaults():
         assert m.params_m > 0 and m.download_mb > 0 and m.languages and m.suits
     assert catalog.default_model("cuda").name == "distil-large-v3"
     assert catalog.default_model("cpu", cpu_count=16).name == "distil-small.en"
-    assert catalog.default_model("cpu", cpu_count=2).name == "base.en"
+    assert catalog.default_model("cpu", cpu_count=4).name == "base.en"
+    assert catalog.default_model("cpu", cpu_count=2).name == "tiny.en"
     assert catalog.find("large-v3-turbo").english_only is False

@@ -176,8 +176,10 @@ def _transcribe_one(engine, info, options, progress: bool | None):
     from dictate.audio.decode import stream_audio
 
     duration = info.duration_s
-    show = progress if progress is not None else (
-        sys.stderr.isatty() and (duration is None or duration > PROGRESS_AFTER_S)
+    show = (
+        progress
+        if progress is not None
+        else (sys.stderr.isatty() and (duration is None or duration > PROGRESS_AFTER_S))
     )
     with tqdm(
         total=round(duration, 1) if duration else None,

@@ -29,38 +29,73 @@ class CatalogModel:
 
 CATALOG: tuple[CatalogModel, ...] = (
     CatalogModel(
-        "tiny.en", "openai/whisper-tiny.en", 39, 151, "en", "any CPU, even 2 cores",
+        "tiny.en",
+        "openai/whisper-tiny.en",
+        39,
+        151,
+        "en",
+        "any CPU, even 2 cores",
         "fastest; embedded offline copy with dictate[offline]",
     ),
     CatalogModel(
-        "base.en", "openai/whisper-base.en", 74, 290, "en", "any CPU (4+ cores)",
+        "base.en",
+        "openai/whisper-base.en",
+        74,
+        290,
+        "en",
+        "CPU with 4+ cores",
         "fewer errors than tiny.en at about twice the time",
     ),
     CatalogModel(
-        "distil-small.en", "distil-whisper/distil-small.en", 166, 332, "en",
+        "distil-small.en",
+        "distil-whisper/distil-small.en",
+        166,
+        332,
+        "en",
         "desktop CPU (8+ cores), Apple Silicon",
         "distilled from large-v2; encoder ~2.8 s per clip on a 2-core CPU",
     ),
     CatalogModel(
-        "distil-medium.en", "distil-whisper/distil-medium.en", 394, 789, "en",
+        "distil-medium.en",
+        "distil-whisper/distil-medium.en",
+        394,
+        789,
+        "en",
         "Apple Silicon, any CUDA GPU",
     ),
     CatalogModel(
-        "distil-large-v3", "distil-whisper/distil-large-v3", 756, 1510, "en",
+        "distil-large-v3",
+        "distil-whisper/distil-large-v3",
+        756,
+        1510,
+        "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
         "within ~1 % WER of large-v3, ~6x faster; assistant for large-v3",
     ),
     CatalogModel(
-        "distil-large-v3.5", "distil-whisper/distil-large-v3.5", 756, 1510, "en",
+        "distil-large-v3.5",
+        "distil-whisper/distil-large-v3.5",
+        756,
+        1510,
+        "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
         "trained on more data than distil-large-v3",
     ),
     CatalogModel(
-        "large-v3-turbo", "openai/whisper-large-v3-turbo", 809, 1620, "99 languages",
-        "CUDA GPU (3 GB+ VRAM)", "multilingual; 4 decoder layers",
+        "large-v3-turbo",
+        "openai/whisper-large-v3-turbo",
+        809,
+        1620,
+        "99 languages",
+        "CUDA GPU (3 GB+ VRAM)",
+        "multilingual; 4 decoder layers",
     ),
     CatalogModel(
-        "large-v3", "openai/whisper-large-v3", 1550, 3090, "99 languages",
+        "large-v3",
+        "openai/whisper-large-v3",
+        1550,
+        3090,
+        "99 languages",
         "CUDA GPU (6 GB+ VRAM)",
         "most accurate; use distil-large-v3 as its speculative-decoding assistant",
     ),
@@ -81,12 +116,15 @@ def default_model(device: str, cpu_count: int | None = None) -> CatalogModel:
     """The model a fresh install uses on `device` ("cuda", "mps" or "cpu").
 
     A dictation must come back in about a second: distil-large-v3 does that on any CUDA GPU,
-    distil-medium.en on Apple Silicon, distil-small.en on a desktop CPU with 8+ cores; smaller
-    CPUs get base.en (distil-small.en's encoder alone takes ~2.8 s on 2 cores).
+    distil-medium.en on Apple Silicon, distil-small.en on a desktop CPU with 8+ cores. Smaller
+    CPUs get base.en, and 2-3 cores tiny.en: distil-small.en's encoder alone takes ~2.8 s on
+    2 cores, where tiny.en answers in well under a second.
     """
     if device == "cuda":
         return _BY_KEY["distil-large-v3"]
     if device == "mps":
         return _BY_KEY["distil-medium.en"]
     cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
-    return _BY_KEY["distil-small.en"] if cores >= 8 else _BY_KEY["base.en"]
+    if cores >= 8:
+        return _BY_KEY["distil-small.en"]
+    return _BY_KEY["base.en"] if cores >= 4 else _BY_KEY["tiny.en"]

@@ -210,9 +210,7 @@ def _snapshot(
         )
 
     try:
-        path = snapshot_download(
-            repo_id, allow_patterns=ALLOW_PATTERNS, local_files_only=True
-        )
+        path = snapshot_download(repo_id, allow_patterns=ALLOW_PATTERNS, local_files_only=True)
         if any(Path(path).glob("*.safetensors")):
             return Path(path), "hub-cache"
     except LocalEntryNotFoundError:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
 MIN_CUT_S = 5.0  # long-form windows are cut at a pause no earlier than this
+MAX_WORDS_PER_S, SLACK_S = 6.0, 1.0  # see _speakable
 # Even fast speech stays under ~6 tokens/s; a budget that grows with the clip stops a decoder
 # that has fallen into a repetition loop long before Whisper's 448-token limit.
 TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
@@ -196,7 +198,9 @@ class Engine:
 
     # ---- inference -------------------------------------------------------------------------
 
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions | None = None) -> DictationResult:
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions | None = None
+    ) -> DictationResult:
         """A dictation-length clip (float32, 16 kHz mono) → text and timings.
 
         Clips longer than Whisper's 30 s window go through the long-form path and are joined.
@@ -251,9 +255,13 @@ class Engine:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("transcription cancelled")
             head = buffer[:window]
-            regions = self.gate.regions(head) if options.use_gate else [(0.0, head.size / SAMPLE_RATE)]
-            cut = _cut_point(regions, head.size / SAMPLE_RATE, final=exhausted and buffer.size <= window)
-            n = int(round(cut * SAMPLE_RATE))
+            regions = (
+                self.gate.regions(head) if options.use_gate else [(0.0, head.size / SAMPLE_RATE)]
+            )
+            cut = _cut_point(
+                regions, head.size / SAMPLE_RATE, final=exhausted and buffer.size <= window
+            )
+            n = round(cut * SAMPLE_RATE)
             chunk_regions = [(s, min(e, cut)) for s, e in regions if s < cut]
             if chunk_regions:
                 yield from self._window_segments(buffer[:n], offset, chunk_regions, options)
@@ -284,11 +292,11 @@ class Engine:
             pieces = [(regions[0][0], regions[-1][1], text)] if text else []
         terms = prompt_terms(options.prompt)
         for start, end, text in pieces:
-            if float(start) >= duration - 0.05:
-                continue  # text "after" the end of the audio: the decoder ran on by itself
-            text = apply_spelling(text, terms)
             start = max(0.0, float(start))
             end = min(max(start, float(end if end is not None else duration)), duration)
+            if start >= duration - 0.05 or not _speakable(text, start, end, regions):
+                continue  # the decoder ran on by itself: more words than speech to hold them
+            text = apply_spelling(text, terms)
             yield Segment(round(offset + start, 3), round(offset + end, 3), text)
 
     def _run(self, work: Callable[[], list[int]]) -> list[int]:
@@ -301,7 +309,9 @@ class Engine:
             except (RuntimeError, AssertionError, torch.cuda.OutOfMemoryError) as exc:
                 if self._choice is None or self._choice.kind == "cpu":
                     raise
-                self._fall_back_to_cpu(f"inference on {self._choice.describe()} failed: {_first_line(exc)}")
+                self._fall_back_to_cpu(
+                    f"inference on {self._choice.describe()} failed: {_first_line(exc)}"
+                )
                 return work()
 
     def _infer(
@@ -334,7 +344,8 @@ class Engine:
                 seconds = audio.size / SAMPLE_RATE
                 max_new_tokens = min(MAX_TOKENS, MIN_TOKENS + int(TOKENS_PER_S * seconds))
             out = self._model.generate(
-                encoder_outputs=encoded, **self._generate_kwargs(options, timestamps, max_new_tokens)
+                encoder_outputs=encoded,
+                **self._generate_kwargs(options, timestamps, max_new_tokens),
             )
             sync()
             timings.decoding_ms = _ms(t0)
@@ -368,7 +379,11 @@ class Engine:
             kwargs["temperature"] = options.temperatures
             kwargs["compression_ratio_threshold"] = options.compression_ratio_threshold
             kwargs["logprob_threshold"] = options.logprob_threshold
-        if self._assistant is not None and options.beam_size <= 1 and len(options.temperatures) == 1:
+        if (
+            self._assistant is not None
+            and options.beam_size <= 1
+            and len(options.temperatures) == 1
+        ):
             kwargs["assistant_model"] = self._assistant
         return kwargs
 
@@ -383,7 +398,7 @@ def _cut_point(regions: list[tuple[float, float]], length: float, *, final: bool
     """
     if final or not regions:
         return length  # the end of the audio, or a window with no speech at all
-    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(regions)]
     if regions[-1][1] < length - 0.3:
         gaps.append((regions[-1][1], length))  # the speech stopped before the window's end
     usable = [(a, b) for a, b in gaps if (a + b) / 2 >= MIN_CUT_S]
@@ -392,6 +407,17 @@ def _cut_point(regions: list[tuple[float, float]], length: float, *, final: bool
     late = [(a, b) for a, b in usable if (a + b) / 2 >= length / 2] or usable
     a, b = max(late, key=lambda g: (round(g[1] - g[0], 2), g[0]))
     return length if b >= length else (a + b) / 2
+
+
+def _speakable(text: str, start: float, end: float, regions: list[tuple[float, float]]) -> bool:
+    """Could the speech the gate heard between start and end hold this many words?
+
+    Whisper sometimes repeats a sentence it has just written over a pause or a fragment of
+    speech (seen with tiny.en on long files). People speak under ~4 words/s; a segment that
+    needs more than MAX_WORDS_PER_S over its speech, with SLACK_S for timestamp error, was not said.
+    """
+    speech = sum(max(0.0, min(b, end) - max(a, start)) for a, b in regions)
+    return len(text.split()) <= MAX_WORDS_PER_S * (speech + SLACK_S)
 
 
 def _first_line(exc: BaseException) -> str:
