@@ -101,6 +101,7 @@ def test_ctranslate2_folder_is_converted_once_and_reused(
 def test_default_falls_back_to_the_embedded_model_offline(hf_cache, embedded_src, session_cache):
     source = loading.resolve(None, device_kind="cpu")
     assert source.origin == "embedded" and source.label == "tiny.en (embedded)"
+    assert "is not available, using tiny.en (embedded)" in source.note
     assert (source.path / "model.safetensors").is_file()
 
 

