@@ -56,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list known models and what is on this machine")
     m.add_argument("--download", metavar="MODEL", help="download a model into the HF cache")
     m.set_defaults(handler=_models)
+
+    # Remote control of the running app, for hotkeys and scripts: answers at once, no heavy imports.
+    for name, text in (
+        ("toggle", "start dictating, or stop and transcribe (bind this to a hotkey)"),
+        ("start", "start dictating"),
+        ("stop", "stop dictating and transcribe"),
+        ("cancel", "stop dictating and throw the recording away"),
+        ("status", "print the app's state: ready, recording, transcribing, loading model"),
+    ):
+        c = sub.add_parser(
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]} (in the running app). "
+            "Exit status 1 if dictate is not running.",
+        )
+        c.set_defaults(handler=_control)
     return parser
 
 
@@ -90,6 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from dictate.commands.transcribe import run
+
+    return run(args)
+
+
+def _control(args: argparse.Namespace) -> int:
+    from dictate.commands.control import run
 
     return run(args)
 
