@@ -1,0 +1,1 @@
+"""Dictation: the session state machine, text clean-up and the crash-safe history."""

@@ -1,0 +1,287 @@
+"""The dictation state machine: idle → recording → transcribing → inserting → idle.
+
+Hotkeys and IPC call start/stop/toggle/cancel from their own threads; the engine runs on one
+worker thread fed by a queue, so a new recording can start while the previous one is still
+being transcribed: it is queued, never dropped. Every change is an `Event` for the UI. Before a
+recording's audio reaches the engine it is already on disk with a history row (the recorder's
+chunks are written as they arrive), so a crash at any point loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+import numpy as np
+
+from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
+
+log = logging.getLogger(__name__)
+
+
+class State(str, Enum):
+    IDLE = "idle"
+    RECORDING = "recording"
+    TRANSCRIBING = "transcribing"
+    INSERTING = "inserting"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+@dataclass
+class Latency:
+    """Where the time of one dictation went, in milliseconds (the UI's latency breakdown)."""
+
+    record_ms: float = 0.0
+    tail_ms: float = 0.0
+    gate_ms: float = 0.0
+    features_ms: float = 0.0
+    encoder_ms: float = 0.0
+    decoding_ms: float = 0.0
+    insert_ms: float = 0.0
+    release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Event:
+    state: State
+    dictation_id: int | None = None
+    message: str = ""
+    text: str | None = None
+    latency: Latency | None = None
+
+
+# What the session needs from its collaborators (the real ones live in audio/, engine/,
+# output/ and dictation/history.py; tests pass fakes).
+class Recorder(Protocol):
+    def start(self) -> None: ...
+    def stop(self, tail_max_s: float = 0.4) -> Any: ...  # -> Capture
+    def cancel(self) -> None: ...
+
+
+class Inserter(Protocol):
+    def insert(self, text: str) -> Any: ...  # -> InsertResult(ok, method, error, ms)
+
+
+class Transcribe(Protocol):
+    def __call__(self, audio: np.ndarray) -> Any: ...  # -> DictationResult
+
+
+@dataclass
+class _Job:
+    dictation_id: int
+    audio: np.ndarray
+    latency: Latency
+    released_at: float
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    recovered: bool = False
+
+
+class Session:
+    """Owns the state; safe to drive from several threads."""
+
+    def __init__(
+        self,
+        *,
+        recorder: Recorder,
+        transcribe: Transcribe,
+        inserter: Inserter,
+        history: Any,  # dictation.history.History
+        on_event: Callable[[Event], None] = lambda e: None,
+        rules: CleanupRules | None = None,
+        focused_window: Callable[[], object | None] = lambda: None,
+        tail_max_s: float = 0.4,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.recorder = recorder
+        self.transcribe = transcribe
+        self.inserter = inserter
+        self.history = history
+        self.rules = rules or CleanupRules()
+        self._on_event = on_event
+        self._focused_window = focused_window
+        self._tail_max_s = tail_max_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._recording = None  # history.Recording while the microphone is open
+        self._record_started = 0.0
+        self._busy: State | None = None  # what the worker is doing, if anything
+        self._current: _Job | None = None
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._last_insert: tuple[object | None, str] | None = None  # (window, text)
+        self._worker = threading.Thread(target=self._work, name="dictate-engine", daemon=True)
+        self._worker.start()
+
+    # ---- state ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        with self._lock:
+            if self._recording is not None:
+                return State.RECORDING
+            return self._busy or State.IDLE
+
+    @property
+    def queued(self) -> int:
+        return self._jobs.qsize()
+
+    def _emit(self, state: State, job_id: int | None = None, **kw: Any) -> None:
+        try:
+            self._on_event(Event(state, job_id, **kw))
+        except Exception:  # a broken listener must not break dictation
+            log.exception("event listener failed")
+
+    # ---- commands (any thread) ----------------------------------------------------------
+
+    def start(self) -> bool:
+        """Open the microphone and start a dictation; False if one is already recording."""
+        with self._lock:
+            if self._recording is not None:
+                return False
+            self._recording = self.history.start()
+            self._record_started = self._clock()
+            try:
+                self.recorder.start()
+            except Exception as exc:
+                self.history.set_error(self._recording.id, str(exc))
+                self._recording.close()
+                self._recording = None
+                self._emit(State.ERROR, message=str(exc))
+                return False
+            rec_id = self._recording.id
+        self._emit(State.RECORDING, rec_id)
+        return True
+
+    def on_audio(self, chunk: np.ndarray) -> None:
+        """The recorder's on_chunk: audio goes to disk as it arrives."""
+        rec = self._recording
+        if rec is not None:
+            rec.write(chunk)
+
+    def stop(self) -> bool:
+        """Key released: finish capturing (the tail), then queue the audio for transcription."""
+        with self._lock:
+            rec = self._recording
+            if rec is None:
+                return False
+        released = self._clock()
+        capture = self.recorder.stop(self._tail_max_s)
+        with self._lock:
+            self._recording = None
+        rec.close()
+        self.history.finish_recording(rec)
+        latency = Latency(
+            record_ms=(released - self._record_started) * 1000, tail_ms=capture.tail_s * 1000
+        )
+        if capture.device_lost:
+            self._emit(State.ERROR, rec.id, message=f"microphone lost: {capture.device_lost}")
+        self._jobs.put(_Job(rec.id, capture.audio, latency, released))
+        self._emit(self.state, rec.id, message="queued" if self._busy else "")
+        return True
+
+    def toggle(self) -> None:
+        if not self.stop():
+            self.start()
+
+    def cancel(self) -> bool:
+        """Cancel the recording, or else the dictation being transcribed: nothing is inserted."""
+        with self._lock:
+            rec = self._recording
+            if rec is not None:
+                self._recording = None
+                self.recorder.cancel()
+                rec.close()
+                self.history.set_cancelled(rec.id)
+                target = rec.id
+            elif self._current is not None:
+                self._current.cancelled.set()
+                target = self._current.dictation_id
+            else:
+                return False
+        self._emit(State.CANCELLED, target)
+        self._emit(self.state)
+        return True
+
+    def recover(self) -> list[int]:
+        """Queue the dictations a crash left unfinished; they are transcribed and offered
+        (kept in history and on the clipboard), not typed into whatever has focus now."""
+        ids = []
+        for entry in self.history.unfinished():
+            try:
+                audio = self.history.load_audio(entry.id)
+            except Exception as exc:  # its audio is gone: say so, recover the others
+                self.history.set_error(entry.id, f"audio could not be read: {exc}")
+                continue
+            self._jobs.put(_Job(entry.id, audio, Latency(), self._clock(), recovered=True))
+            ids.append(entry.id)
+        return ids
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._jobs.put(None)
+        self._worker.join(timeout)
+
+    # ---- worker thread ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            with self._lock:
+                self._current = job
+                self._busy = State.TRANSCRIBING
+            try:
+                self._run(job)
+            except Exception as exc:  # keep the worker alive; the audio stays in history
+                log.exception("dictation %s failed", job.dictation_id)
+                self.history.set_error(job.dictation_id, str(exc))
+                self._emit(State.ERROR, job.dictation_id, message=str(exc))
+            finally:
+                with self._lock:
+                    self._current = None
+                    self._busy = None
+                self._emit(self.state)
+
+    def _run(self, job: _Job) -> None:
+        self._emit(State.TRANSCRIBING, job.dictation_id)
+        result = self.transcribe(job.audio)
+        t = result.timings
+        lat = job.latency
+        lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
+        lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
+        text = clean(result.text, self.rules, speech_s=result.speech_s)
+        if job.cancelled.is_set():
+            self.history.set_cancelled(job.dictation_id)
+            return
+        if not text:
+            self.history.set_result(job.dictation_id, "", lat.as_dict(), status="no_speech")
+            self._emit(State.IDLE, job.dictation_id, message="no speech", latency=lat)
+            return
+        self.history.set_result(job.dictation_id, text, lat.as_dict())
+        if job.recovered:
+            self._emit(State.IDLE, job.dictation_id, message="recovered", text=text)
+            return
+        with self._lock:
+            self._busy = State.INSERTING
+        self._emit(State.INSERTING, job.dictation_id, text=text)
+        window = self._focused_window()
+        if self._last_insert is not None and self._last_insert[0] == window and window is not None:
+            text = join_with_previous(text, self._last_insert[1])
+        outcome = self.inserter.insert(text)
+        lat.insert_ms = outcome.ms
+        lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
+        self.history.set_result(job.dictation_id, text, lat.as_dict())  # now with insertion
+        self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
+        if outcome.ok:
+            self._last_insert = (window, text)
+            self._emit(State.IDLE, job.dictation_id, text=text, latency=lat)
+        else:
+            self._last_insert = None
+            message = f"could not insert the text ({outcome.error}); it is on the clipboard"
+            self._emit(State.ERROR, job.dictation_id, message=message, text=text, latency=lat)
