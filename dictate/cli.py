@@ -20,6 +20,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local, private dictation and transcription with Distil-Whisper.",
     )
     parser.add_argument("--version", action="version", version=f"dictate {__version__}")
+    app = parser.add_argument_group("the app (plain `dictate`); these override the settings")
+    app.add_argument("--model", metavar="ID|PATH", help="model to load (see `dictate models`)")
+    app.add_argument("--device", choices=DEVICE_CHOICES)
+    app.add_argument("--hotkey", metavar="COMBO", help="pynput syntax, e.g. '<ctrl>+<alt>+d'")
+    app.add_argument("--mode", choices=("hold", "toggle", "auto"), help="hotkey behaviour")
+    app.add_argument(
+        "--insert",
+        dest="insert_method",
+        choices=("auto", "paste", "type", "xdotool", "wtype", "ydotool"),
+        help="how text reaches the window",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser(
@@ -91,12 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        print(
-            "\nThe tray app is not part of this build yet; use `dictate transcribe FILE`.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _app(args)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -108,6 +114,22 @@ def _transcribe(args: argparse.Namespace) -> int:
     from dictate.commands.transcribe import run
 
     return run(args)
+
+
+def _app(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dictate import config
+    from dictate.app import run
+
+    settings, warnings = config.load()
+    overrides = {
+        k: getattr(args, k)
+        for k in ("model", "device", "hotkey", "mode", "insert_method")
+        if getattr(args, k) is not None
+    }
+    settings, problems = replace(settings, **overrides).validated()
+    return run(settings, warnings + problems)
 
 
 def _control(args: argparse.Namespace) -> int:

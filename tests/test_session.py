@@ -286,3 +286,18 @@ def test_commands_when_idle_do_nothing(command):
     s, *_ = make_session([])
     assert getattr(s, command)() is False
     drain(s)
+
+
+def test_cancel_right_after_stop_cancels_the_queued_dictation():
+    gate = threading.Event()
+    s, _, history, inserter, _ = make_session(["first", "second"], gate=gate, window=lambda: None)
+    s.start()
+    s.stop()  # "first" is being transcribed (held by the gate)
+    s.start()
+    s.stop()  # "second" waits in the queue
+    assert s.queued == 1
+    assert s.cancel()  # cancels the newest: "second"
+    gate.set()
+    drain(s)
+    assert inserter.texts == ["first"]
+    assert [r["status"] for r in history.rows.values()] == ["inserted", "cancelled"]

@@ -115,7 +115,7 @@ class Session:
         self._recording = None  # history.Recording while the microphone is open
         self._record_started = 0.0
         self._busy: State | None = None  # what the worker is doing, if anything
-        self._current: _Job | None = None
+        self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._last_insert: tuple[object | None, str] | None = None  # (window, text)
         self._worker = threading.Thread(target=self._work, name="dictate-engine", daemon=True)
@@ -132,7 +132,9 @@ class Session:
 
     @property
     def queued(self) -> int:
-        return self._jobs.qsize()
+        """Dictations waiting behind the one being transcribed."""
+        with self._lock:
+            return max(0, len(self._pending) - 1)
 
     def _emit(self, state: State, job_id: int | None = None, **kw: Any) -> None:
         try:
@@ -184,7 +186,7 @@ class Session:
         )
         if capture.device_lost:
             self._emit(State.ERROR, rec.id, message=f"microphone lost: {capture.device_lost}")
-        self._jobs.put(_Job(rec.id, capture.audio, latency, released))
+        self._enqueue(_Job(rec.id, capture.audio, latency, released))
         self._emit(self.state, rec.id, message="queued" if self._busy else "")
         return True
 
@@ -202,9 +204,9 @@ class Session:
                 rec.close()
                 self.history.set_cancelled(rec.id)
                 target = rec.id
-            elif self._current is not None:
-                self._current.cancelled.set()
-                target = self._current.dictation_id
+            elif live := [j for j in self._pending if not j.cancelled.is_set()]:
+                live[-1].cancelled.set()  # the newest dictation not yet inserted
+                target = live[-1].dictation_id
             else:
                 return False
         self._emit(State.CANCELLED, target)
@@ -221,9 +223,14 @@ class Session:
             except Exception as exc:  # its audio is gone: say so, recover the others
                 self.history.set_error(entry.id, f"audio could not be read: {exc}")
                 continue
-            self._jobs.put(_Job(entry.id, audio, Latency(), self._clock(), recovered=True))
+            self._enqueue(_Job(entry.id, audio, Latency(), self._clock(), recovered=True))
             ids.append(entry.id)
         return ids
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._lock:
+            self._pending.append(job)
+        self._jobs.put(job)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)
@@ -234,17 +241,19 @@ class Session:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             with self._lock:
-                self._current = job
                 self._busy = State.TRANSCRIBING
             try:
-                self._run(job)
+                if job.cancelled.is_set():
+                    self.history.set_cancelled(job.dictation_id)
+                else:
+                    self._run(job)
             except Exception as exc:  # keep the worker alive; the audio stays in history
                 log.exception("dictation %s failed", job.dictation_id)
                 self.history.set_error(job.dictation_id, str(exc))
                 self._emit(State.ERROR, job.dictation_id, message=str(exc))
             finally:
                 with self._lock:
-                    self._current = None
+                    self._pending.remove(job)
                     self._busy = None
                 self._emit(self.state)
 
