@@ -237,17 +237,28 @@ def _progress_tqdm(progress: ProgressCallback | None):  # -> type[tqdm] | None
     """A tqdm class that reports download bytes to `progress` (huggingface_hub drives it)."""
     if progress is None:
         return None
+    import threading
+
     from tqdm.auto import tqdm
+
+    # Up to 8 download threads update the bars: count and report under one lock, so that `done`
+    # never goes backwards.
+    lock = threading.Lock()
 
     class _Reporter(tqdm):  # type: ignore[misc]
         def __init__(self, *args, **kwargs):
-            self._bytes = kwargs.get("unit") == "B"  # the bytes bar, not the per-file counter
+            # The bytes bar, not the per-file counter. huggingface_hub 2.x drives a second bytes
+            # bar, "Downloading bytes" (received, no real total), beside the bar of bytes written
+            # against the files' sizes: report only the latter, once per chunk.
+            desc = str(kwargs.get("desc") or "")
+            self._bytes = kwargs.get("unit") == "B" and not desc.startswith("Downloading bytes")
             kwargs["disable"] = True  # report through the callback only, never the terminal
             super().__init__(*args, **kwargs)
 
         def update(self, n=1):
-            self.n += n or 0
-            if self._bytes:
-                progress(Progress("download", int(self.n), int(self.total or 0) or None))
+            with lock:
+                self.n += n or 0
+                if self._bytes:
+                    progress(Progress("download", int(self.n), int(self.total or 0) or None))
 
     return _Reporter
