@@ -33,7 +33,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
 
 def assert_clean_error_lines(stderr: str) -> list[str]:
     assert "Traceback" not in stderr, stderr
-    return [line for line in stderr.splitlines() if line.startswith("dictate:")]
+    lines = stderr.splitlines()
+    return [x for x in lines if x.startswith("dictate:") and not x.startswith("dictate: note:")]
 
 
 def test_help_and_version():
