@@ -66,7 +66,6 @@ class App:
             max_s=s.max_record_s,
             on_chunk=lambda chunk: self.session.on_audio(chunk),
             gate=self.gate,
-            on_limit=lambda: self.command("stop"),
         )
         self.inserter = Inserter(s.insert_method)
 

@@ -108,7 +108,8 @@ class FakeInserter:
 
     def insert(self, text: str) -> Outcome:
         self.texts.append(text)
-        return Outcome(self.ok, error=None if self.ok else "no focused window")
+        error = None if self.ok else "no focused window; the text is on the clipboard"
+        return Outcome(self.ok, error=error)
 
 
 def make_session(texts, *, gate=None, rules=None, window=lambda: 1):
@@ -230,7 +231,8 @@ def test_failed_insertion_keeps_the_text_and_says_so():
     drain(s)
     assert history.rows[1]["status"] == "insert_failed" and history.rows[1]["text"] == "keep me"
     error = [e for e in events if e.state is State.ERROR][-1]
-    assert "clipboard" in error.message and error.text == "keep me"
+    assert "clipboard" in error.message and "history" in error.message
+    assert error.text == "keep me"
 
 
 def test_microphone_failure_is_an_error_event_not_a_crash():

@@ -292,5 +292,7 @@ class Session:
             self._emit(State.IDLE, job.dictation_id, text=text, latency=lat)
         else:
             self._last_insert = None
-            message = f"could not insert the text ({outcome.error}); it is on the clipboard"
+            # The inserter's error says whether the text is on the clipboard; it is in the
+            # history either way.
+            message = f"could not insert the text: {outcome.error}; it is kept in the history"
             self._emit(State.ERROR, job.dictation_id, message=message, text=text, latency=lat)

@@ -1,0 +1,1 @@
+"""Getting dictated text into the focused window: clipboard, typing backends and the inserter."""
