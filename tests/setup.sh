@@ -4,7 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(ffmpeg)  # containers such as m4a/mp4/webm are decoded by ffmpeg
+apt_packages=(
+  ffmpeg                                           # m4a/mp4/webm/... decoding
+  xvfb xauth x11-utils xdotool xclip               # the X session of the desktop tests
+  libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins  # the virtual microphone
+  gcc python3-dev                                  # pynput's evdev builds from source
+  # Qt (xcb) for the stand-in target window
+  libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
+  libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1
+  libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
+)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
