@@ -8,7 +8,7 @@ apt_packages=(
   ffmpeg                                           # m4a/mp4/webm/... decoding
   xvfb xauth x11-utils xdotool xclip               # the X session of the desktop tests
   libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins  # the virtual microphone
-  gcc python3-dev                                  # pynput's evdev builds from source
+  gcc libc6-dev linux-libc-dev python3-dev        # pynput's evdev builds from source
   # Qt (xcb) for the stand-in target window
   libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
   libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
