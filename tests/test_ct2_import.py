@@ -28,8 +28,6 @@ from dictate.engine.ct2_import import CONVERTER_VERSION, convert_ct2_whisper, is
 from dictate.errors import ModelError
 from tests.conftest import wer
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("DICTATE_FIXTURES", REPO.parent / "shared" / "fixtures" / "speech"))
 LANGS = ("en", "zh", "de", "es")
 # (rtol, atol as a fraction of the tensor's largest magnitude) per CTranslate2 weight type.
 # float16/bfloat16 round to 11/8 significant bits; int8 rows step by amax/127, int16 by amax/1024.
