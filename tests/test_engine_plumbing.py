@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from dictate.engine import device as devices
+from dictate.engine.longform import cut_point
 from dictate.engine.options import TranscribeOptions
-from dictate.engine.transcriber import Engine, _cut_point
+from dictate.engine.transcriber import Engine
 from dictate.errors import Cancelled, DeviceError, ModelError
 
 SR = 16000
@@ -118,7 +119,7 @@ def test_long_form_skips_windows_without_speech(engine, monkeypatch):
     ],
 )
 def test_cut_point_prefers_the_last_pause(regions, final, cut):
-    assert _cut_point(regions, 30.0, final=final) == pytest.approx(cut)
+    assert cut_point(regions, 30.0, final=final) == pytest.approx(cut)
 
 
 def test_auto_device_is_cpu_fp32_here():
@@ -191,10 +192,10 @@ def test_unload_releases_the_model(random_model_dir):
 
 
 def test_segments_with_more_words_than_speech_are_dropped():
-    from dictate.engine.transcriber import _speakable
+    from dictate.engine.longform import speakable
 
     regions = [(0.0, 3.0), (10.0, 10.2)]
-    assert _speakable("ask not what your country can do for you", 0.0, 3.0, regions)
+    assert speakable("ask not what your country can do for you", 0.0, 3.0, regions)
     # 22 words over 0.2 s of speech: the decoder repeating itself, not a person speaking.
     repeat = "and so my fellow americans ask not what your country can do for you " * 1
-    assert not _speakable(repeat + "ask what you can do for your country", 9.5, 12.0, regions)
+    assert not speakable(repeat + "ask what you can do for your country", 9.5, 12.0, regions)

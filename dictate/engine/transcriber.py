@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ import torch
 from dictate.audio.gate import SpeechGate
 from dictate.engine import device as devices
 from dictate.engine import loading
+from dictate.engine.longform import cut_point, speakable
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
 from dictate.errors import Cancelled, DeviceError, ModelError
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
-MIN_CUT_S = 5.0  # long-form windows are cut at a pause no earlier than this
-MAX_WORDS_PER_S, SLACK_S = 6.0, 1.0  # see _speakable
 # Even fast speech stays under ~6 tokens/s; a budget that grows with the clip stops a decoder
 # that has fallen into a repetition loop long before Whisper's 448-token limit.
 TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
@@ -260,7 +258,7 @@ class Engine:
             regions = (
                 self.gate.regions(head) if options.use_gate else [(0.0, head.size / SAMPLE_RATE)]
             )
-            cut = _cut_point(
+            cut = cut_point(
                 regions, head.size / SAMPLE_RATE, final=exhausted and buffer.size <= window
             )
             n = round(cut * SAMPLE_RATE)
@@ -296,7 +294,7 @@ class Engine:
         for start, end, text in pieces:
             start = max(0.0, float(start))
             end = min(max(start, float(end if end is not None else duration)), duration)
-            if start >= duration - 0.05 or not _speakable(text, start, end, regions):
+            if start >= duration - 0.05 or not speakable(text, start, end, regions):
                 continue  # the decoder ran on by itself: more words than speech to hold them
             text = apply_spelling(text, terms)
             yield Segment(round(offset + start, 3), round(offset + end, 3), text)
@@ -388,38 +386,6 @@ class Engine:
         ):
             kwargs["assistant_model"] = self._assistant
         return kwargs
-
-
-def _cut_point(regions: list[tuple[float, float]], length: float, *, final: bool) -> float:
-    """Where to end this window: in a pause, so no sentence is split between two windows.
-
-    A window that ends mid-sentence makes Whisper finish the sentence from its own imagination
-    (seen here: tiny.en completed a half-heard quote it had just transcribed), so the longest
-    pause in the second half of the window wins (the later one on a tie); failing that, the
-    longest pause after MIN_CUT_S; a hard cut only when there is no pause at all.
-    """
-    if final or not regions:
-        return length  # the end of the audio, or a window with no speech at all
-    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(regions)]
-    if regions[-1][1] < length - 0.3:
-        gaps.append((regions[-1][1], length))  # the speech stopped before the window's end
-    usable = [(a, b) for a, b in gaps if (a + b) / 2 >= MIN_CUT_S]
-    if not usable:
-        return length
-    late = [(a, b) for a, b in usable if (a + b) / 2 >= length / 2] or usable
-    a, b = max(late, key=lambda g: (round(g[1] - g[0], 2), g[0]))
-    return length if b >= length else (a + b) / 2
-
-
-def _speakable(text: str, start: float, end: float, regions: list[tuple[float, float]]) -> bool:
-    """Could the speech the gate heard between start and end hold this many words?
-
-    Whisper sometimes repeats a sentence it has just written over a pause or a fragment of
-    speech (seen with tiny.en on long files). People speak under ~4 words/s; a segment that
-    needs more than MAX_WORDS_PER_S over its speech, with SLACK_S for timestamp error, was not said.
-    """
-    speech = sum(max(0.0, min(b, end) - max(a, start)) for a, b in regions)
-    return len(text.split()) <= MAX_WORDS_PER_S * (speech + SLACK_S)
 
 
 def _first_line(exc: BaseException) -> str:
