@@ -14,7 +14,9 @@ shows the window fetching the text. Typing stays available for apps where ctrl+v
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import shutil
 import threading
@@ -129,6 +131,18 @@ _ID = re.compile(r"(0x[0-9a-fA-F]+|\d+)")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
+@functools.lru_cache(maxsize=8)
+def _root_window(xdotool: str, display: str) -> int | None:
+    proc = run_tool([xdotool, "search", "--maxdepth", "0", ""], timeout=1.0, error=InputError)
+    m = _ID.search(proc.stdout.decode())
+    return int(m.group(1), 0) if proc.returncode == 0 and m else None
+
+
+def _root_id(xdotool: str | None) -> int | None:
+    """The root window's id (cached per display): focus there means no window has it."""
+    return _root_window(xdotool, os.environ.get("DISPLAY", "")) if xdotool else None
+
+
 def _x11_focus(session: DesktopSession, details: bool = True) -> tuple[bool, WindowInfo | None]:
     """(known, window): known is False when no tool can tell; window None when nothing has focus."""
     wid = None
@@ -146,7 +160,8 @@ def _x11_focus(session: DesktopSession, details: bool = True) -> tuple[bool, Win
         wid = int(m.group(1), 16) if m else None
     else:
         return False, None
-    if not wid or wid == 1:  # None or PointerRoot (no window manager, nothing focused)
+    # None, PointerRoot (no window manager, nothing focused) or the root window itself.
+    if not wid or wid == 1 or wid == _root_id(session.tools.get("xdotool")):
         return True, None
     if not details or "xprop" not in session.tools:
         return True, WindowInfo(wid, ())
@@ -191,14 +206,16 @@ class _Restore:
         self._timer.start()
 
     def _fire(self) -> None:
+        # The action runs under the lock: `finish` must return only once the restore is done,
+        # even when the timer thread got there first.
         with self._lock:
             if self._done:
                 return
             self._done = True
-        try:
-            self._action()
-        except DictateError as e:
-            log.warning("could not restore the clipboard: %s", e)
+            try:
+                self._action()
+            except DictateError as e:
+                log.warning("could not restore the clipboard: %s", e)
 
     def finish(self) -> None:
         time.sleep(max(0.0, self._at - time.monotonic()))
@@ -338,7 +355,8 @@ class Inserter:
             for board, owner, snap in zip(boards, owners, saved):
                 # Put the old content back only while the clipboard still holds our text:
                 # if the user copied something meanwhile, theirs wins.
-                mine = owner.alive() if owner else board.get_text() == text
+                # xclip exits a few ms after losing the selection: ask the clipboard as well.
+                mine = (owner is None or owner.alive()) and board.get_text() == text
                 if snap is not None and mine:
                     board.restore(snap)
 

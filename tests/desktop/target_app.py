@@ -4,7 +4,7 @@ A QTextEdit that focuses itself and, on every change, rewrites a JSON file with 
 key combinations it received and whether it has focus. Ctrl+Shift+V pastes too, like a
 terminal, so a test can tell which paste keys arrived. Prints ``READY <window id>`` once shown.
 
-    python target_app.py STATE.json [--name INSTANCE] [--class CLASS]
+    python target_app.py STATE.json [--name INSTANCE] [--class CLASS] [--read-only]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Target(QObject):
             if combo:
                 self.keys.append(combo)
                 self.dump()
-            if combo == "ctrl+shift+v":  # behave like a terminal's paste key
+            if combo == "ctrl+shift+v" and not self.edit.isReadOnly():  # a terminal's paste key
                 self.edit.paste()
                 return True
         elif event.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
@@ -80,6 +80,7 @@ def main() -> int:
     parser.add_argument("state", type=Path)
     parser.add_argument("--name", default="dictate-target", help="WM_CLASS instance")
     parser.add_argument("--class", dest="cls", default="DictateTarget", help="WM_CLASS class")
+    parser.add_argument("--read-only", action="store_true", help="a window that never pastes")
     args = parser.parse_args()
 
     # Qt takes the WM_CLASS instance from -name and the class from the application name.
@@ -87,6 +88,7 @@ def main() -> int:
     app.setApplicationName(args.cls)
     edit = QTextEdit()
     edit.setAcceptRichText(False)
+    edit.setReadOnly(args.read_only)
     edit.setWindowTitle("dictate test target")
     edit.resize(500, 200)
     target = Target(args.state, edit)
