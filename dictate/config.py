@@ -36,6 +36,11 @@ class Settings:
     remove_fillers: bool = False
     max_record_s: float = 120.0
     tail_max_s: float = 0.4
+    sounds: bool = True  # short start/stop cues
+    launch_at_login: bool = False
+    history_days: int = 30  # dictations older than this are deleted; 0 keeps them all
+    keep_audio: bool = True  # keep each dictation's audio with its history entry
+    unload_after_min: float = 0.0  # free the model after this many idle minutes; 0: never
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -61,6 +66,13 @@ class Settings:
             "remove_fillers": lambda v: isinstance(v, bool),
             "max_record_s": lambda v: isinstance(v, (int, float)) and 1 <= v <= 3600,
             "tail_max_s": lambda v: isinstance(v, (int, float)) and 0 <= v <= 2,
+            "sounds": lambda v: isinstance(v, bool),
+            "launch_at_login": lambda v: isinstance(v, bool),
+            "history_days": lambda v: (
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 36500
+            ),
+            "keep_audio": lambda v: isinstance(v, bool),
+            "unload_after_min": lambda v: isinstance(v, (int, float)) and 0 <= v <= 1440,
         }
         for name, ok in checks.items():
             if not ok(values[name]):

@@ -20,6 +20,7 @@ from dictate.engine import device as devices
 from dictate.engine import loading
 from dictate.engine.longform import cut_point, speakable
 from dictate.engine.options import TranscribeOptions
+from dictate.engine.priority import PriorityLock
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
 from dictate.errors import Cancelled, DeviceError, ModelError
 from dictate.transcript import DictationResult, Segment, Timings
@@ -71,7 +72,8 @@ class Engine:
         self.gate = gate or SpeechGate()
         self._notice = on_notice or (lambda message: log.warning("%s", message))
         self._progress = progress
-        self._lock = threading.RLock()
+        # Dictations are urgent: they go before the next window of a file being transcribed.
+        self._lock = PriorityLock()
         self._model = None
         self._assistant = None
         self._processor = None
@@ -107,7 +109,7 @@ class Engine:
         # person dictating; real failures still arrive as exceptions.
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-        with self._lock:
+        with self._lock.hold(urgent=True):
             choice = devices.resolve(self.requested_device, self.requested_dtype)
             if choice.kind == "cpu":
                 devices.configure_cpu_threads()
@@ -175,7 +177,7 @@ class Engine:
 
     def unload(self) -> None:
         """Drop the model and give its memory (RAM and VRAM) back."""
-        with self._lock:
+        with self._lock.hold(urgent=True):
             self._model = self._assistant = self._processor = None
             self._choice = None
             import gc
@@ -209,7 +211,7 @@ class Engine:
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if audio.size > WINDOW_S * SAMPLE_RATE:
             t0 = time.perf_counter()
-            text = " ".join(s.text for s in self.transcribe_long([audio], options))
+            text = " ".join(s.text for s in self.transcribe_long([audio], options, urgent=True))
             return DictationResult(text, Timings(decoding_ms=_ms(t0)), audio.size / SAMPLE_RATE)
         timings = Timings()
         speech_s = audio.size / SAMPLE_RATE
@@ -219,7 +221,7 @@ class Engine:
             timings.gate_ms = _ms(t0)
             if speech_s == 0.0:
                 return DictationResult("", timings, 0.0)
-        tokens = self._run(lambda: self._infer(audio, options, timings))
+        tokens = self._run(lambda: self._infer(audio, options, timings), urgent=True)
         text = self._processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
         text = apply_spelling(text, prompt_terms(options.prompt))
         return DictationResult(text, timings, speech_s, tokens)
@@ -231,6 +233,7 @@ class Engine:
         *,
         cancel: threading.Event | None = None,
         on_progress: Callable[[float], None] | None = None,
+        urgent: bool = False,
     ) -> Iterator[Segment]:
         """Audio of any length, given as a stream of 16 kHz mono blocks → segments, in order.
 
@@ -264,7 +267,9 @@ class Engine:
             n = round(cut * SAMPLE_RATE)
             chunk_regions = [(s, min(e, cut)) for s, e in regions if s < cut]
             if chunk_regions:
-                yield from self._window_segments(buffer[:n], offset, chunk_regions, options)
+                yield from self._window_segments(
+                    buffer[:n], offset, chunk_regions, options, urgent=urgent
+                )
             buffer = buffer[n:]
             offset += n / SAMPLE_RATE
             if on_progress:
@@ -276,9 +281,12 @@ class Engine:
         offset: float,
         regions: list[tuple[float, float]],
         options: TranscribeOptions,
+        urgent: bool = False,
     ) -> Iterator[Segment]:
         """Transcribe one ≤30 s window with timestamps; segments shifted by `offset`."""
-        tokens = self._run(lambda: self._infer(audio, options, Timings(), timestamps=True))
+        tokens = self._run(
+            lambda: self._infer(audio, options, Timings(), timestamps=True), urgent=urgent
+        )
         tokenizer = self._processor.tokenizer
         duration = audio.size / SAMPLE_RATE
         decoded = tokenizer.decode(tokens, skip_special_tokens=True, output_offsets=True)
@@ -299,9 +307,9 @@ class Engine:
             text = apply_spelling(text, terms)
             yield Segment(round(offset + start, 3), round(offset + end, 3), text)
 
-    def _run(self, work: Callable[[], list[int]]) -> list[int]:
+    def _run(self, work: Callable[[], list[int]], urgent: bool = False) -> list[int]:
         """Run inference; if the GPU fails, move to the CPU, say so, and run it again there."""
-        with self._lock:
+        with self._lock.hold(urgent):
             if self._model is None:
                 raise ModelError("no model is loaded: call load() first")
             try:
