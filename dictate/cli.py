@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "paste", "type", "xdotool", "wtype", "ydotool"),
         help="how text reaches the window",
     )
+    app.add_argument(
+        "--headless",
+        action="store_true",
+        help="no tray icon or windows: hotkey, control commands and the terminal only",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser(
@@ -129,7 +134,14 @@ def _app(args: argparse.Namespace) -> int:
         if getattr(args, k) is not None
     }
     settings, problems = replace(settings, **overrides).validated()
-    return run(settings, warnings + problems)
+    if args.headless:
+        return run(settings, warnings + problems)
+    try:
+        from dictate.ui.qt_app import run as run_ui
+    except ImportError as exc:  # PySide6 missing or unusable: the core still works
+        print(f"dictate: no tray UI ({exc}); running headless", file=sys.stderr)
+        return run(settings, warnings + problems)
+    return run_ui(settings, warnings + problems)
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ class App:
         self.desktop = desktop
         self.log = (desktop.root / f"app-{time.monotonic_ns()}.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dictate", *args],
+            [sys.executable, "-m", "dictate", "--headless", *args],
             env=desktop.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
