@@ -109,7 +109,7 @@ class Session:
         self.rules = rules or CleanupRules()
         self._on_event = on_event
         self._focused_window = focused_window
-        self._tail_max_s = tail_max_s
+        self.tail_max_s = tail_max_s
         self._clock = clock
         self._lock = threading.RLock()
         self._recording = None  # history.Recording while the microphone is open
@@ -176,7 +176,7 @@ class Session:
             if rec is None:
                 return False
         released = self._clock()
-        capture = self.recorder.stop(self._tail_max_s)
+        capture = self.recorder.stop(self.tail_max_s)
         with self._lock:
             self._recording = None
         rec.close()

@@ -80,6 +80,7 @@ class Engine:
         self._choice: devices.DeviceChoice | None = None
         self.source: loading.ModelSource | None = None
         self._english_only = True
+        self.last_used = time.monotonic()
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -312,6 +313,7 @@ class Engine:
         with self._lock.hold(urgent):
             if self._model is None:
                 raise ModelError("no model is loaded: call load() first")
+            self.last_used = time.monotonic()  # the idle unload counts from here
             try:
                 return work()
             except (RuntimeError, AssertionError, torch.cuda.OutOfMemoryError) as exc:
