@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(
   ffmpeg                                           # m4a/mp4/webm/... decoding
-  xvfb xauth x11-utils xdotool xclip               # the X session of the desktop tests
+  xvfb xauth x11-utils xdotool xclip xterm x11-xkb-utils  # X session, terminal target
+  trayer imagemagick                               # a tray host; screenshots
   libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins  # the virtual microphone
   gcc libc6-dev linux-libc-dev python3-dev        # pynput's evdev builds from source
   # Qt (xcb) for the stand-in target window
