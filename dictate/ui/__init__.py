@@ -1,0 +1,1 @@
+"""The Qt tray app, the only Qt code: it drives the core through `dictate.app.App`."""

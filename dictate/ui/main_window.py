@@ -1,0 +1,186 @@
+"""The app's home window: what dictate is doing, the last dictation and its timings, and files.
+
+It opens from the tray, and it is the only window on desktops without a tray (GNOME without the
+AppIndicator extension); there, closing it quits dictate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dictate.ui.icons import app_icon, tray_icon
+
+# Latency fields of dictate.dictation.session.Latency, in the order a dictation goes through them.
+LATENCY_ROWS = (
+    ("record_ms", "Recording"),
+    ("tail_ms", "Tail after release"),
+    ("gate_ms", "Speech gate"),
+    ("features_ms", "Features"),
+    ("encoder_ms", "Encoder"),
+    ("decoding_ms", "Decoding"),
+    ("insert_ms", "Insertion"),
+    ("release_to_text_ms", "Release → text"),
+)
+STATE_TEXT = {
+    "ready": "Ready",
+    "idle": "Ready",
+    "recording": "Recording…",
+    "transcribing": "Transcribing…",
+    "inserting": "Inserting…",
+    "loading model": "Loading the model…",
+    "error": "Error",
+}
+
+
+def icon_state(word: str) -> str:
+    """The tray icon for a status word."""
+    if word == "recording":
+        return "recording"
+    if word in ("transcribing", "inserting", "loading model"):
+        return "transcribing"
+    return "error" if word == "error" else "idle"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        *,
+        toggle: Callable[[], None],
+        hotkey_text: Callable[[], str],
+        files_panel: QWidget | None = None,
+        quit_on_close: bool = False,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("dictate")
+        self.setWindowIcon(app_icon())
+        self.resize(760, 720)
+        self.quit_on_close = quit_on_close
+        self._hotkey_text = hotkey_text
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setFrameShape(QFrame.Shape.StyledPanel)
+        self.banner.setStyleSheet(
+            "QLabel { background: #fff4ce; color: #4d3b00; padding: 8px; border-radius: 4px; }"
+        )
+        self.banner.hide()
+
+        self.state_icon = QLabel()
+        self.state_label = QLabel()
+        self.state_label.setStyleSheet("font-size: 15pt; font-weight: 600")
+        self.model_label = QLabel()
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.toggle_button = QPushButton()
+        self.toggle_button.clicked.connect(toggle)
+        status_text = QVBoxLayout()
+        status_text.addWidget(self.state_label)
+        status_text.addWidget(self.model_label)
+        header = QHBoxLayout()
+        header.addWidget(self.state_icon)
+        header.addLayout(status_text, 1)
+        header.addWidget(self.toggle_button)
+
+        self.transcript = QPlainTextEdit(readOnly=True)
+        self.transcript.setPlaceholderText(
+            "Nothing dictated yet. Hold the hotkey, speak, release: the words appear in the "
+            "window you are typing in, and here."
+        )
+        self.transcript.setMaximumHeight(120)
+        copy = QPushButton("Copy")
+        copy.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.transcript.toPlainText())
+        )
+        self.latency = QFormLayout()
+        self.latency_values: dict[str, QLabel] = {}
+        for key, text in LATENCY_ROWS:
+            value = QLabel("—")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.latency_values[key] = value
+            self.latency.addRow(text, value)
+        self.latency_values["release_to_text_ms"].setStyleSheet("font-weight: 600")
+        last = QGroupBox("Last dictation")
+        last_layout = QHBoxLayout(last)
+        text_column = QVBoxLayout()
+        text_column.addWidget(self.transcript)
+        text_column.addWidget(copy, 0, Qt.AlignmentFlag.AlignLeft)
+        last_layout.addLayout(text_column, 3)
+        timings = QWidget()
+        timings.setLayout(self.latency)
+        timings.setToolTip("Where the time of the last dictation went, in milliseconds")
+        last_layout.addWidget(timings, 1)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.banner)
+        top_layout.addLayout(header)
+        top_layout.addWidget(last)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        self.files_panel = files_panel
+        if files_panel is not None:
+            files = QGroupBox("Files — drop audio or video here to transcribe it")
+            QVBoxLayout(files).addWidget(files_panel)
+            splitter.addWidget(files)
+        splitter.setStretchFactor(1, 1)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(splitter)
+        self.setCentralWidget(central)
+        self.set_state("loading model", "")
+
+    # ---- updates from the app --------------------------------------------------------------
+
+    def set_state(self, word: str, detail: str) -> None:
+        self.state_icon.setPixmap(tray_icon(icon_state(word)).pixmap(40, 40))
+        self.state_label.setText(STATE_TEXT.get(word, word.capitalize()))
+        self.model_label.setText(detail)
+        recording = word == "recording"
+        self.toggle_button.setText(
+            f"Stop ({self._hotkey_text()})" if recording else f"Start ({self._hotkey_text()})"
+        )
+        self.toggle_button.setEnabled(word not in ("loading model", "error"))
+
+    def show_dictation(self, text: str, latency: Any | None) -> None:
+        self.transcript.setPlainText(text)
+        for key, label in self.latency_values.items():
+            value = getattr(latency, key, None) if latency is not None else None
+            label.setText(f"{value:,.0f} ms" if value is not None else "—")
+
+    def show_warnings(self, warnings: list[str]) -> None:
+        self.banner.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.banner.setVisible(bool(warnings))
+
+    def bring_forward(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.quit_on_close:
+            event.accept()
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.quit()
+        else:
+            event.ignore()
+            self.hide()  # dictate lives on in the tray

@@ -1,0 +1,185 @@
+"""`dictate` with its face: the core App plus the tray icon, the main window and the dialogs.
+
+The core runs on its own threads; everything here runs on the Qt GUI thread and learns what the
+core does through the Bridge's signals.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from dictate.config import Settings
+from dictate.dictation.session import State
+from dictate.ui.bridge import Bridge
+from dictate.ui.icons import app_icon
+from dictate.ui.main_window import MainWindow
+from dictate.ui.model_progress import ModelProgress
+from dictate.ui.tray import Tray, hotkey_label, other_model_dialog
+
+DESKTOP_ID = "io.github.dictate.Dictate"
+
+
+class DictateUI(QObject):
+    """Builds the windows around a started App and keeps them in step with it."""
+
+    def __init__(self, app: Any, bridge: Bridge, *, tray_available: bool) -> None:
+        super().__init__()
+        self.app, self.bridge = app, bridge
+        self.settings_dialog: Any = None
+        self.history_window: Any = None
+        self._seen_ready = False
+        self.files_panel = self._files_panel()
+        self.main = MainWindow(
+            toggle=lambda: app.command("toggle"),
+            hotkey_text=lambda: hotkey_label(app.settings.hotkey),
+            files_panel=self.files_panel,
+            quit_on_close=not tray_available,
+        )
+        self.progress = ModelProgress()
+        self.tray: Tray | None = None
+        if tray_available:
+            self.tray = Tray(
+                app,
+                open_main=self.main.bring_forward,
+                open_settings=self.open_settings,
+                open_history=self.open_history,
+                pick_files=self.pick_files,
+                choose_other_model=lambda: other_model_dialog(None),
+                quit_app=QApplication.quit,
+            )
+            self.tray.show()
+        bridge.event.connect(self.on_event)
+        bridge.model_status.connect(self.on_model_status)
+        bridge.message.connect(self.on_message)
+        self.main.show_warnings(list(app.warnings))
+        self.refresh()
+        if self.tray is None or app.warnings:
+            self.main.bring_forward()
+
+    def _files_panel(self) -> Any:
+        from dictate.ui.files_panel import FilesPanel
+
+        return FilesPanel(self.app.files)
+
+    # ---- core → UI ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        word, detail = self.app.status()
+        self.main.set_state(word, detail)
+        if self.tray is not None:
+            self.tray.refresh()
+
+    def on_event(self, event: Any) -> None:
+        if event.message == "show":
+            self.main.bring_forward()
+            return
+        self.refresh()
+        if event.state is State.IDLE and event.text:
+            self.main.show_dictation(event.text, event.latency)
+        if event.state in (State.IDLE, State.ERROR) and self.history_window is not None:
+            self.history_window.refresh()
+        if event.state is State.ERROR and event.message and self.tray is not None:
+            self.tray.notify(event.message, error=True)
+
+    def on_model_status(self, status: Any) -> None:
+        self.refresh()
+        if status.stage == "ready" and not self._seen_ready:
+            self._seen_ready = True  # the start-up load is shown by the tray icon alone
+            return
+        if status.stage == "unloaded":
+            return
+        self.progress.update_status(status)
+        if status.busy or status.stage == "failed":
+            self.progress.show()
+        if status.stage == "failed" and self.tray is not None:
+            self.tray.notify(status.message, error=True)
+
+    def on_message(self, message: str) -> None:
+        self.main.statusBar().showMessage(message, 10000)
+
+    # ---- windows ------------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        from dictate.ui.settings_dialog import SettingsDialog
+
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return
+        self.settings_dialog = SettingsDialog(
+            self.app.settings, self.app.apply_settings, warnings=list(self.app.warnings)
+        )
+        self.settings_dialog.finished.connect(lambda *_: self.refresh())
+        self.settings_dialog.show()
+
+    def open_history(self) -> None:
+        from dictate.ui.history_window import HistoryWindow
+
+        if self.history_window is None:
+            self.history_window = HistoryWindow(
+                self.app.history, self.app.insert_text, play=self._play
+            )
+        self.history_window.refresh()
+        self.history_window.show()
+        self.history_window.raise_()
+
+    def pick_files(self) -> None:
+        self.main.bring_forward()
+        self.files_panel.pick_files()
+
+    @staticmethod
+    def _play(samples: Any) -> None:
+        from dictate.audio import playback
+
+        playback.play(samples)
+
+
+def run(settings: Settings, warnings: list[str]) -> int:
+    """`dictate`: the tray app, or bring the running one forward."""
+    from dictate.app import App, _default_say
+    from dictate.control.ipc import AlreadyRunning, send
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("dictate")
+    qapp.setDesktopFileName(DESKTOP_ID)
+    qapp.setWindowIcon(app_icon())
+    qapp.setQuitOnLastWindowClosed(False)
+
+    bridge = Bridge()
+
+    def say(message: str) -> None:  # any thread
+        _default_say(message)
+        bridge.message.emit(message)
+
+    for warning in warnings:
+        _default_say(warning)
+    app = App(settings, say=say, warnings=warnings)
+    bridge.attach(app)
+    try:
+        app.start()
+    except AlreadyRunning:
+        send("show")
+        _default_say("dictate is already running; brought it forward")
+        return 0
+    ui = DictateUI(app, bridge, tray_available=QSystemTrayIcon.isSystemTrayAvailable())
+    if ui.tray is None:
+        _default_say("no system tray here; the dictate window is the app's home")
+
+    # Ctrl+C, SIGTERM and `quit` on the socket set the app's quit flag; Python runs signal
+    # handlers only between bytecodes, so a timer gives it the chance while Qt waits.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.request_quit())
+    poll = QTimer(interval=200)
+    poll.timeout.connect(lambda: app.quit_requested and qapp.quit())
+    poll.start()
+    try:
+        return qapp.exec()
+    finally:
+        poll.stop()
+        app.shutdown()
+        del ui
