@@ -383,6 +383,63 @@ class History:
         except OSError as exc:
             raise AudioError(f"{path}: the audio of dictation {id} cannot be read: {exc}") from exc
 
+    # ---- retention and listing -----------------------------------------------------------
+
+    def count(self) -> int:
+        """How many dictations the history holds."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM dictations").fetchone()[0])
+
+    def drop_audio(self, id: int) -> None:
+        """Forget the audio of a finished dictation and delete its file; the text stays.
+        Refused (DictateError) while the dictation is unfinished: its audio is all there is."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT audio, status FROM dictations WHERE id = ?", (id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(id)
+            if row[1] in UNFINISHED:
+                raise DictateError(f"dictation {id} is not transcribed yet; its audio is kept")
+            if row[0]:  # the row first: an orphan file is harmless, a dangling name not
+                self._update(id, audio=None)
+        if row[0]:
+            (self.audio_dir / row[0]).unlink(missing_ok=True)
+
+    def prune(self, older_than_days: int, now: float | None = None) -> int:
+        """Delete the dictations that started more than `older_than_days` days ago, with their
+        audio, and audio files no dictation names that are as old (left by a crash or a
+        damaged database). 0 keeps everything. Unfinished dictations are never deleted: the
+        next start recovers them. Returns how many dictations were deleted."""
+        if older_than_days <= 0:
+            return 0
+        cutoff = (time.time() if now is None else now) - older_than_days * 86400.0
+        unfinished = ", ".join(f"'{s}'" for s in UNFINISHED)
+        where = f"WHERE started_at < ? AND status NOT IN ({unfinished})"
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                old = self._conn.execute(f"SELECT audio FROM dictations {where}", (cutoff,))
+                files = [r[0] for r in old.fetchall()]
+                self._conn.execute(f"DELETE FROM dictations {where}", (cutoff,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            named = {r[0] for r in self._conn.execute("SELECT audio FROM dictations")}
+        for name in files:
+            if name:
+                (self.audio_dir / name).unlink(missing_ok=True)
+        for path in self.audio_dir.glob("*.pcm"):  # orphans, only once they are as old
+            with contextlib.suppress(OSError):
+                if path.name not in named and path.stat().st_mtime < cutoff:
+                    path.unlink()
+        if files:
+            log.info(
+                "history: deleted %d dictation(s) older than %d days", len(files), older_than_days
+            )
+        return len(files)
+
     def close(self) -> None:
         """Close the database (SQLite checkpoints the WAL into it)."""
         with self._lock:

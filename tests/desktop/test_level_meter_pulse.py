@@ -1,0 +1,182 @@
+"""The level meter and playback against a real sound server: PulseAudio's virtual microphone.
+
+What is played into the null sink (paplay, or our Player on the default output, which is that
+sink) is what the default input records. LDC93S1.wav is 2.92 s of speech; it plays in real time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dictate.audio.capture import SILENCE_DB
+from dictate.audio.decode import load_audio
+from dictate.audio.meter import LevelMeter, block_level_db
+from dictate.audio.playback import Player
+from tests.conftest import REPO
+from tests.desktop.fixtures_audio import PCM  # virtual_mic: via conftest.py
+
+pytestmark = pytest.mark.desktop
+
+SHOTS = Path(os.environ.get("DICTATE_TEST_OUTPUT", REPO / "tests" / "output")) / "screenshots"
+SPEECH_DB = -40.0  # the file's words are above this; the null sink's silence is SILENCE_DB
+
+
+@pytest.fixture(scope="module")
+def qapp_offscreen():
+    """A QApplication for widgets that need no display. Not pytest-qt's qapp: that one would
+    pick the platform from the environment, where DISPLAY may name the tests' Xvfb."""
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["dictate-tests", "-platform", "offscreen"])
+
+
+def process_until(app, predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        app.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def wav(fixtures_dir: Path) -> Path:
+    path = fixtures_dir / "LDC93S1.wav"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (set DICTATE_FIXTURES)")
+    return path
+
+
+def wait_for(predicate, timeout: float, what: str) -> float:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+    return time.monotonic()
+
+
+def test_meter_reads_silence_then_the_speech(virtual_mic, wav) -> None:
+    levels: list[float] = []
+    errors: list[str] = []
+    meter = LevelMeter(on_level=levels.append, on_error=errors.append)
+    meter.start()
+    try:
+        assert meter.running and meter.device_name
+        wait_for(lambda: len(levels) >= 10, 3.0, "the first levels")
+        assert max(levels) == SILENCE_DB  # nothing plays: the null sink is exactly silent
+        n_quiet = len(levels)
+        player = virtual_mic.play(wav)
+        t_heard = wait_for(lambda: meter.level_db > SPEECH_DB, 5.0, "the speech to be heard")
+        player.wait(timeout=15)
+        time.sleep(0.3)
+    finally:
+        meter.stop()
+    loud = levels[n_quiet:]
+    ref = load_audio(wav)  # the file's own loudest 50 ms, measured the same way
+    ref_max = max(block_level_db(ref[i : i + 800]) for i in range(0, len(ref) - 800, 400))
+    print(
+        f"{len(levels)} levels, loudest {max(loud):.1f} dBFS (file {ref_max:.1f}), heard at "
+        f"{t_heard:.2f}"
+    )
+    assert abs(max(loud) - ref_max) < 3
+    assert errors == []
+    assert not meter.running and meter.level_db == SILENCE_DB
+    count = len(levels)
+    time.sleep(0.3)
+    assert len(levels) == count  # stopped means stopped
+
+
+def test_settings_dialog_meter_moves_with_the_voice(virtual_mic, wav, qapp_offscreen) -> None:
+    from dictate.config import Settings
+    from dictate.ui.settings_dialog import SettingsDialog
+
+    app = qapp_offscreen
+    dialog = SettingsDialog(Settings(), lambda s: [])
+    try:
+        dialog.show()
+        meter = dialog.mic_level
+        assert meter.state == "off"  # the General tab is showing: the microphone stays closed
+        dialog.tabs.setCurrentIndex(1)
+        process_until(app, lambda: meter.state == "live", 5.0, "the meter to open")
+        assert meter.message.startswith("Listening to")
+        assert meter.bar.shown_db == SILENCE_DB
+        player = virtual_mic.play(wav)
+        process_until(app, lambda: meter.bar.level_db > SPEECH_DB, 5.0, "the speech")
+        assert meter.bar.fraction(meter.bar.shown_db) > 0.3
+        assert meter.db_label.text().endswith("dB")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        assert dialog.grab().save(str(SHOTS / "settings-audio-live.png"))
+        player.wait(timeout=15)
+        dialog.tabs.setCurrentIndex(0)  # leaving the tab closes the microphone
+        assert meter.state == "off"
+    finally:
+        dialog.reject()
+        dialog.deleteLater()
+        app.processEvents()
+
+
+def record(mic, seconds: float) -> tuple[threading.Thread, list[bytes]]:
+    """parec on the virtual microphone for `seconds`, on a thread: (thread, [bytes])."""
+    out: list[bytes] = []
+
+    def run() -> None:
+        proc = subprocess.Popen(
+            ["parec", "--device=vmic", *PCM], env=mic.env, stdout=subprocess.PIPE
+        )
+        try:
+            assert proc.stdout is not None
+            out.append(proc.stdout.read(int(seconds * 16000) * 2))
+        finally:
+            proc.kill()
+            proc.wait()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
+    ref = load_audio(wav)
+    thread, out = record(virtual_mic, 4.5)
+    time.sleep(0.5)
+    player = Player(latency="high")  # no underruns on a busy machine, for the correlation
+    t0 = time.monotonic()
+    assert player.play(ref) is True  # 16 kHz float32, as the history keeps it
+    started = time.monotonic() - t0
+    assert player.playing
+    assert player.wait(timeout=10)
+    took = time.monotonic() - t0
+    thread.join(timeout=15)
+    captured = np.frombuffer(out[0], "<i2").astype(np.float32) / 32768
+    size = 1 << int(np.ceil(np.log2(len(captured) + len(ref))))
+    xc = np.fft.irfft(np.fft.rfft(captured, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lag = int(np.argmax(xc))
+    seg = captured[lag : lag + len(ref)]
+    corr = float(np.dot(seg, ref[: len(seg)]) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-9))
+    print(
+        f"play() {started * 1000:.0f} ms, played in {took:.2f} s, lag {lag / 16000:.2f} s, "
+        f"correlation {corr:.3f}"
+    )
+    assert started < 0.5  # it returns at once, not after the sound
+    assert len(ref) / 16000 - 0.3 < took < len(ref) / 16000 + 1.5  # ends ≈ when the sound does
+    assert corr > 0.9 and lag + len(ref) <= len(captured)
+    assert not player.playing
+
+
+def test_player_stop_cuts_the_sound(virtual_mic, wav) -> None:
+    player = Player()
+    assert player.play_file(wav)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    player.stop()
+    assert player.wait(timeout=0.5) and time.monotonic() - t0 < 0.5
+    levels: list[float] = []
+    with LevelMeter(on_level=levels.append):
+        time.sleep(0.6)
+    assert levels and max(levels[3:]) == SILENCE_DB  # nothing plays any more
