@@ -36,6 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no tray icon or windows: hotkey, control commands and the terminal only",
     )
+    data = parser.add_argument_group("your data")
+    data.add_argument(
+        "--forget",
+        action="store_true",
+        help="delete your history, recorded audio, settings, dictate's cache and the "
+        "launch-at-login entry, then exit (asks first)",
+    )
+    data.add_argument(
+        "--include-models",
+        action="store_true",
+        help="with --forget: also delete the catalog models from the Hugging Face cache",
+    )
+    data.add_argument("--yes", action="store_true", help="with --forget: do not ask")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser(
@@ -106,6 +119,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.forget:
+        if args.command is not None:
+            parser.error("--forget takes no command")
+        from dictate.integration import forget
+
+        return forget.run(include_models=args.include_models, assume_yes=args.yes)
+    if args.include_models or args.yes:
+        parser.error("--include-models and --yes go with --forget")
     if args.command is None:
         return _app(args)
     try:

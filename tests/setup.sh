@@ -8,6 +8,7 @@ apt_packages=(
   ffmpeg                                           # m4a/mp4/webm/... decoding
   xvfb xauth x11-utils xdotool xclip xterm x11-xkb-utils  # X session, terminal target
   trayer imagemagick                               # a tray host; screenshots
+  desktop-file-utils appstream                     # validators for the .desktop and metainfo files
   libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins  # the virtual microphone
   gcc libc6-dev linux-libc-dev python3-dev        # pynput's evdev builds from source
   # Qt (xcb) for the stand-in target window
@@ -31,4 +32,4 @@ python=${PYTHON:-python3}
 # torch first and pinned: on the project's machines this is the local CPU wheel, while an open
 # range would pull the multi-GB CUDA build. The package itself asks for a range.
 "$python" -m pip install -q "torch==2.13.0"
-"$python" -m pip install -q -e ".[offline,test]"
+"$python" -m pip install -q -e ".[offline,test,bundle]"  # bundle: PyInstaller, for the bundle test
