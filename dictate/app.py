@@ -9,8 +9,10 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
+from dictate import config
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
 from dictate.errors import DictateError
@@ -26,15 +28,17 @@ def _default_say(message: str) -> None:
 class App:
     """Owns every long-lived part; commands arrive from hotkeys, the socket or the UI."""
 
-    def __init__(self, settings: Settings, *, say: Say = _default_say) -> None:
+    def __init__(
+        self, settings: Settings, *, say: Say = _default_say, warnings: list[str] | None = None
+    ) -> None:
         self.settings = settings
         self.say = say
+        self.warnings = list(warnings or [])  # shown by the UI (e.g. a corrupt settings file)
         self.listeners: list[Callable[[Event], None]] = []  # the UI subscribes here
-        self.status_detail = ""
-        self._loading = True
-        self._load_error: str | None = None
-        self._ready = threading.Event()
+        self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
+        self._recovered = False
         self._quit = threading.Event()
+        self.holder: Any = None  # the EngineHolder, once start() has made it
         # Commands run one at a time, in order, off the socket and hotkey threads: stop() waits
         # for the end of speech (≤ tail_max_s) and must not hold up the caller.
         self._commands = ThreadPoolExecutor(1, thread_name_prefix="dictate-command")
@@ -68,6 +72,9 @@ class App:
             gate=self.gate,
         )
         self.inserter = Inserter(s.insert_method)
+        from dictate.audio.cues import Cues
+
+        self.cues = Cues(lambda: self.settings.sounds)
 
         def window_id() -> object | None:
             window = focused_window(self.inserter.session)
@@ -89,7 +96,9 @@ class App:
             except DictateError as exc:
                 self.say(f"microphone: {exc}")
         self._start_hotkeys()
-        threading.Thread(target=self._load_engine, name="dictate-load", daemon=True).start()
+        self._start_engine()
+        self._start_files()
+        self._prune_history()
 
     def _start_hotkeys(self) -> None:
         from dictate.control.hotkeys import HotkeyListener
@@ -110,36 +119,161 @@ class App:
             self.hotkeys = None
             self.say(f"global hotkey unavailable: {exc}")
 
-    def _load_engine(self) -> None:
+    def _start_engine(self) -> None:
+        from dictate.engine.holder import EngineHolder
         from dictate.engine.options import TranscribeOptions
-        from dictate.engine.transcriber import Engine
 
         s = self.settings
         self.options = TranscribeOptions(language=s.language, prompt=s.prompt or None)
-        self.engine = Engine(
-            s.model, device=s.device, gate=self.gate, on_notice=lambda m: self.say(f"note: {m}")
+        self.holder = EngineHolder(
+            self.gate,
+            on_status=self._on_model_status,
+            on_notice=lambda m: self.say(f"note: {m}"),
+            idle_unload_s=s.unload_after_min * 60,
         )
-        try:
-            info = self.engine.load()
-            self.engine.warmup()
-        except DictateError as exc:
-            self._load_error = str(exc)
-            self.say(f"cannot load the model: {exc}")
-            self._emit(Event(State.ERROR, message=str(exc)))
-            return
-        finally:
-            self._loading = False
-        self.status_detail = f"{info.model} on {info.device}"
-        self._ready.set()
-        self.say(f"ready ({self.status_detail}); hotkey {s.hotkey}, mode {s.mode}")
-        recovered = self.session.recover()
-        if recovered:
-            self.say(f"recovering {len(recovered)} unfinished dictation(s) into the history")
+        self.holder.load(s.model, s.device)
+
+    def _start_files(self) -> None:
+        from dictate.files.queue import FileQueue
+
+        self.files = FileQueue(self.holder.get, lambda: self.options)
+
+    def _on_model_status(self, status: Any) -> None:
+        if status.stage == "ready":
+            s = self.settings
+            self.say(f"ready ({status.message}); hotkey {s.hotkey}, mode {s.mode}")
+            if not self._recovered:
+                self._recovered = True
+                recovered = self.session.recover()
+                if recovered:
+                    n = len(recovered)
+                    self.say(f"recovering {n} unfinished dictation(s) into the history")
+        elif status.stage == "failed":
+            self.say(f"cannot load the model: {status.message}")
+            if self.holder.engine is None:
+                self._emit(Event(State.ERROR, message=status.message))
+        elif status.stage == "unloaded":
+            self.say(status.message)
+        for listener in list(self.model_listeners):
+            try:
+                listener(status)
+            except Exception:
+                log.exception("model status listener failed")
 
     def _transcribe(self, audio):  # -> DictationResult
         # A dictation made while the model loads waits here; it was saved to disk already.
-        self._ready.wait()
-        return self.engine.transcribe(audio, self.options)
+        return self.holder.get().transcribe(audio, self.options)
+
+    # ---- what the UI changes -----------------------------------------------------------------
+
+    def switch_model(self, model: str | None, device: str | None = None) -> None:
+        """Load another model (or device) in the background; the current one serves meanwhile.
+
+        The choice is saved once the new model is ready; a failure keeps the old one and says why.
+        """
+        device = device or self.settings.device
+        future = self.holder.load(model, device)
+
+        def saved(f: Any) -> None:
+            if f.result() is not None:
+                self.settings = replace(self.settings, model=model, device=device)
+                self._save()
+
+        future.add_done_callback(saved)
+
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Save `new` and apply what changed to the running parts; returns warnings to show."""
+        from dictate.dictation.cleanup import CleanupRules
+        from dictate.engine.options import TranscribeOptions
+
+        new, problems = new.validated()
+        old, self.settings = self.settings, new
+        self._save()
+        if (new.hotkey, new.mode, new.cancel_key) != (old.hotkey, old.mode, old.cancel_key):
+            if self.hotkeys is not None:
+                self.hotkeys.stop()
+            self._start_hotkeys()
+        self.inserter.method = new.insert_method
+        rec = self.recorder
+        if (new.input_device, new.keep_mic_open) != (old.input_device, old.keep_mic_open):
+            if self.session.state is not State.RECORDING:
+                rec.close()
+            rec.device, rec.keep_open = new.input_device, new.keep_mic_open
+            if new.keep_mic_open and self.session.state is not State.RECORDING:
+                try:
+                    rec.open()
+                except DictateError as exc:
+                    problems.append(f"microphone: {exc}")
+        rec.max_s = new.max_record_s
+        self.session.rules = CleanupRules(
+            replacements=new.replacements, remove_fillers=new.remove_fillers
+        )
+        self.session.tail_max_s = new.tail_max_s
+        self.options = TranscribeOptions(language=new.language, prompt=new.prompt or None)
+        self.holder.idle_unload_s = new.unload_after_min * 60
+        if new.launch_at_login != old.launch_at_login:
+            problems += self._set_autostart(new.launch_at_login)
+        if new.history_days != old.history_days:
+            self._prune_history()
+        if (new.model, new.device) != (old.model, old.device):
+            self.settings = replace(new, model=old.model, device=old.device)  # saved once loaded
+            self.switch_model(new.model, new.device)
+        return problems
+
+    def pause_hotkeys(self, paused: bool) -> None:
+        """Let go of the global hotkey while the settings dialog captures a new one."""
+        if paused and self.hotkeys is not None:
+            self.hotkeys.stop()
+            self.hotkeys = None
+        elif not paused and self.hotkeys is None:
+            self._start_hotkeys()
+
+    def set_mode(self, mode: str) -> list[str]:
+        return self.apply_settings(replace(self.settings, mode=mode))
+
+    def set_language(self, language: str | None) -> list[str]:
+        return self.apply_settings(replace(self.settings, language=language))
+
+    def insert_text(self, text: str, delay_s: float = 0.3) -> None:
+        """Insert `text` again (history); waits `delay_s` so focus returns from the menu first."""
+
+        def insert() -> None:
+            self._quit.wait(delay_s)
+            result = self.inserter.insert(text)
+            if not result.ok:
+                self.say(f"could not insert the text ({result.error}); it is on the clipboard")
+
+        self._commands.submit(insert)
+
+    def _save(self) -> None:
+        try:
+            config.save(self.settings)
+        except OSError as exc:
+            self.say(f"could not save the settings: {exc}")
+
+    def _set_autostart(self, enabled: bool) -> list[str]:
+        try:
+            from dictate.integration import autostart
+
+            if enabled:
+                autostart.enable()
+            else:
+                autostart.disable()
+        except (ImportError, OSError, DictateError) as exc:
+            return [f"launch at login: {exc}"]
+        return []
+
+    def _prune_history(self) -> None:
+        days = self.settings.history_days
+        prune = getattr(self.history, "prune", None)
+        if days and prune is not None:
+            try:
+                removed = prune(days)
+            except Exception as exc:  # retention must never stop the app
+                log.warning("history pruning failed: %s", exc)
+                return
+            if removed:
+                self.say(f"removed {removed} dictation(s) older than {days} days from the history")
 
     def run(self) -> int:
         """Start, then block until quit (Ctrl+C, SIGTERM or `quit` on the socket)."""
@@ -151,7 +285,16 @@ class App:
         self.shutdown()
         return 0
 
+    def request_quit(self) -> None:
+        """Ask run() (or the UI's loop) to stop; safe from any thread and signal handlers."""
+        self._quit.set()
+
+    @property
+    def quit_requested(self) -> bool:
+        return self._quit.is_set()
+
     def shutdown(self) -> None:
+        self.files.shutdown()
         if self.hotkeys is not None:
             self.hotkeys.stop()
         if self.session.state is State.RECORDING:
@@ -160,6 +303,8 @@ class App:
         self.inserter.flush()  # put the user's clipboard back before leaving
         self.recorder.close()
         self._commands.shutdown(wait=False)
+        self.holder.shutdown()
+        self.cues.close()
         self.server.stop()
         self.history.close()
 
@@ -175,13 +320,22 @@ class App:
         self._commands.submit(actions[name])
 
     def status(self) -> tuple[str, str]:
-        if self._loading:
-            return "loading model", ""
-        if self._load_error:
-            return "error", self._load_error
+        """(state word, detail) for `dictate status` and the tooltip."""
+        holder = self.holder
+        if holder is None:
+            return "loading model", "starting"
+        if holder.engine is None:
+            if holder.loading:
+                return "loading model", ""
+            return "error", holder.error or "no model is loaded"
         state = self.session.state
         word = "ready" if state is State.IDLE else state.value
-        detail = self.status_detail
+        info = holder.info
+        detail = f"{info.model} on {info.device}" if info else ""
+        if not holder.engine.loaded:
+            detail += " (unloaded while idle)"
+        if holder.loading and holder.status is not None and holder.status.busy:
+            detail += f"; {holder.status.stage} {holder.status.model}"
         if self.session.queued:
             detail += f", {self.session.queued} queued"
         return word, detail
@@ -202,6 +356,17 @@ class App:
         raise DictateError(f"unknown command {cmd!r}")
 
     def _on_event(self, event: Event) -> None:
+        if event.state is State.RECORDING:
+            self.cues.play("start")
+            self.holder.ensure_loaded()  # after an idle unload, load while the person speaks
+        elif event.state is State.TRANSCRIBING:
+            self.cues.play("stop")
+        elif event.state is State.ERROR:
+            self.cues.play("error")
+        elif event.state is State.IDLE and event.dictation_id and not self.settings.keep_audio:
+            drop = getattr(self.history, "drop_audio", None)
+            if drop is not None and event.text is not None:
+                drop(event.dictation_id)
         if event.state is State.ERROR and event.message:
             self.say(event.message)
         elif event.message == "no speech":
@@ -229,7 +394,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
 
     for warning in warnings:
         _default_say(warning)
-    app = App(settings)
+    app = App(settings, warnings=warnings)
     try:
         return app.run()
     except AlreadyRunning:

@@ -7,6 +7,7 @@ and test_engine_real.py, and the full switch through the app by tests/desktop/te
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -17,7 +18,7 @@ from dictate.errors import DictateError, ModelNotAvailableError
 
 
 class FakeEngine:
-    created: list[FakeEngine] = []
+    created: ClassVar[list[FakeEngine]] = []
 
     def __init__(self, model, *, device, gate, on_notice, progress) -> None:
         self.model, self.requested_device, self.progress = model, device, progress

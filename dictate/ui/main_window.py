@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(top)
         self.files_panel = files_panel
         if files_panel is not None:
-            files = QGroupBox("Files — drop audio or video here to transcribe it")
+            files = QGroupBox("Files")
             QVBoxLayout(files).addWidget(files_panel)
             splitter.addWidget(files)
         splitter.setStretchFactor(1, 1)

@@ -33,6 +33,7 @@ class DictateUI(QObject):
         self.settings_dialog: Any = None
         self.history_window: Any = None
         self._seen_ready = False
+        self._player: Any = None
         self.files_panel = self._files_panel()
         self.main = MainWindow(
             toggle=lambda: app.command("toggle"),
@@ -96,6 +97,7 @@ class DictateUI(QObject):
         self.progress.update_status(status)
         if status.busy or status.stage == "failed":
             self.progress.show()
+            self.progress.raise_()
         if status.stage == "failed" and self.tray is not None:
             self.tray.notify(status.message, error=True)
 
@@ -114,15 +116,27 @@ class DictateUI(QObject):
         self.settings_dialog = SettingsDialog(
             self.app.settings, self.app.apply_settings, warnings=list(self.app.warnings)
         )
-        self.settings_dialog.finished.connect(lambda *_: self.refresh())
+        self.settings_dialog.capture_active.connect(self.app.pause_hotkeys)
+        self.settings_dialog.finished.connect(lambda *_: self._settings_closed())
         self.settings_dialog.show()
+
+    def _settings_closed(self) -> None:
+        self.app.pause_hotkeys(False)  # in case the dialog closed while capturing
+        self.refresh()
+
+    def _insert_again(self, text: str) -> None:
+        # The text belongs in the window the person was typing in, not in the history window:
+        # step aside so the desktop gives that window the focus back, then insert.
+        if self.history_window is not None:
+            self.history_window.showMinimized()
+        self.app.insert_text(text, delay_s=0.4)
 
     def open_history(self) -> None:
         from dictate.ui.history_window import HistoryWindow
 
         if self.history_window is None:
             self.history_window = HistoryWindow(
-                self.app.history, self.app.insert_text, play=self._play
+                self.app.history, self._insert_again, play=self._play
             )
         self.history_window.refresh()
         self.history_window.show()
@@ -132,11 +146,12 @@ class DictateUI(QObject):
         self.main.bring_forward()
         self.files_panel.pick_files()
 
-    @staticmethod
-    def _play(samples: Any) -> None:
-        from dictate.audio import playback
+    def _play(self, samples: Any) -> None:
+        from dictate.audio.playback import Player
 
-        playback.play(samples)
+        if self._player is None:
+            self._player = Player(latency="high")  # history audio: smooth beats prompt
+        self._player.play(samples)  # raises a DictateError the history window shows
 
 
 def run(settings: Settings, warnings: list[str]) -> int:

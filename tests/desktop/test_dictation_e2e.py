@@ -147,6 +147,8 @@ def desktop(x_display, virtual_mic, tmp_path_factory, tiny_en_dir) -> Iterator[D
                 "model": str(tiny_en_dir),
                 "device": "cpu",
                 "replacements": {"greasy wash water": "café — naïve 😀"},
+                # The cues would play into the virtual microphone itself (one sound server).
+                "sounds": False,
             }
         ),
         encoding="utf-8",
