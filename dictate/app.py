@@ -39,6 +39,7 @@ class App:
         self._recovered = False
         self._quit = threading.Event()
         self.holder: Any = None  # the EngineHolder, once start() has made it
+        self._announced: set[int] = set()  # file jobs whose end was said
         # Commands run one at a time, in order, off the socket and hotkey threads: stop() waits
         # for the end of speech (≤ tail_max_s) and must not hold up the caller.
         self._commands = ThreadPoolExecutor(1, thread_name_prefix="dictate-command")
@@ -137,6 +138,20 @@ class App:
         from dictate.files.queue import FileQueue
 
         self.files = FileQueue(self.holder.get, lambda: self.options)
+        self.files.listeners.append(self._on_file_job)
+
+    def _on_file_job(self, job: Any) -> None:
+        """One line when a file ends, for the status bar and the terminal."""
+        if job.status not in ("done", "failed") or job.id in self._announced:
+            return
+        self._announced.add(job.id)
+        if job.status == "done":
+            words = " ".join(job.text.split()[:12])
+            more = "…" if len(job.text.split()) > 12 else ""
+            took = f" in {job.elapsed_s:.1f} s" if job.elapsed_s is not None else ""
+            self.say(f"transcribed {job.path.name}{took}: {words}{more}")
+        elif job.status == "failed":
+            self.say(f"could not transcribe {job.path.name}: {job.error}")
 
     def _on_model_status(self, status: Any) -> None:
         if status.stage == "ready":

@@ -89,6 +89,19 @@ class TrayApp:
             time.sleep(0.2)
         raise AssertionError(f"no dictate icon in the tray:\n{tree}")
 
+    def window_geometry(self, title_regex: str) -> tuple[int, int, int, int] | None:
+        """The largest visible window whose title matches (the tray icon is also "dictate")."""
+        best = None
+        for wid in self.run(
+            "xdotool", "search", "--onlyvisible", "--name", title_regex
+        ).stdout.split():
+            shell = self.run("xdotool", "getwindowgeometry", "--shell", wid).stdout
+            g = dict(line.split("=") for line in shell.split())
+            x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+            if best is None or w * h > best[2] * best[3]:
+                best = (x, y, w, h)
+        return best
+
     def grab(self, x: int, y: int, w: int, h: int) -> np.ndarray:
         raw = subprocess.run(
             ["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "-depth", "8", "rgb:-"],
@@ -198,6 +211,74 @@ def test_icon_appears_and_shows_recording(app: TrayApp) -> None:
     assert red > 10, f"the recording icon is not red enough ({red:.1f})"
 
 
+def test_left_click_opens_the_main_window(app: TrayApp) -> None:
+    x, y, w, h = app.icon_geometry()
+    app.xdotool("mousemove", str(x + w // 2), str(y + h // 2), "click", "1")
+    deadline = time.monotonic() + 10
+    found = None
+    while time.monotonic() < deadline and (found is None or found[2] < 100):
+        found = app.window_geometry("^dictate$")
+        time.sleep(0.2)
+    assert found is not None and found[2] >= 100, "the main window did not open"
+    app.save_shot("main-window", *found)
+
+
+def test_drag_a_file_from_another_process_onto_the_app(
+    app: TrayApp, fixtures_dir, tmp_path
+) -> None:
+    """XDND from a stand-in file manager onto the real app's main window (the files panel)."""
+    from tests.conftest import wer
+
+    clip = tmp_path / "jfk.flac"
+    shutil.copy(fixtures_dir / "jfk.flac", clip)
+    main = app.window_geometry("^dictate$")
+    if main is None or main[2] < 100:
+        test_left_click_opens_the_main_window(app)
+        main = app.window_geometry("^dictate$")
+    assert main is not None
+    g = dict(zip(("X", "Y", "WIDTH", "HEIGHT"), main, strict=True))
+    script = REPO / "tests" / "desktop" / "drag_source.py"
+    source = subprocess.Popen(
+        [sys.executable, str(script), str(clip), "--x", "900", "--y", "500"],
+        env=app.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert source.stdout is not None and source.stdout.readline().startswith("READY")
+        found = app.window_geometry("dictate drag source")
+        assert found is not None
+        s = dict(zip(("X", "Y", "WIDTH", "HEIGHT"), found, strict=True))
+        start = (s["X"] + s["WIDTH"] // 2, s["Y"] + s["HEIGHT"] // 2)
+        # The files panel fills the lower half of the main window: aim at its middle.
+        end = (g["X"] + g["WIDTH"] // 2, g["Y"] + g["HEIGHT"] * 3 // 4)
+        app.xdotool("mousemove", *map(str, start))
+        time.sleep(0.3)
+        app.xdotool("mousedown", "1")
+        time.sleep(0.3)
+        for i in range(1, 26):  # XDND follows the pointer: move like a hand would
+            x = start[0] + (end[0] - start[0]) * i // 25
+            y = start[1] + (end[1] - start[1]) * i // 25
+            app.xdotool("mousemove", str(x), str(y))
+            time.sleep(0.04)
+        time.sleep(0.4)
+        app.xdotool("mouseup", "1")
+        assert source.stdout.readline().strip() == "DROPPED copy"
+    finally:
+        source.kill()
+        source.communicate(timeout=10)
+    deadline = time.monotonic() + 180
+    while "transcribed jfk.flac" not in app.output() and time.monotonic() < deadline:
+        assert "could not transcribe jfk.flac" not in app.output(), app.output()
+        time.sleep(0.3)
+    line = next(x for x in app.output().splitlines() if "transcribed jfk.flac" in x)
+    words = line.split(": ", 2)[-1].rstrip("…")
+    reference = "and so my fellow americans ask not what your country can do for you ask"
+    assert wer(reference, words) <= 0.2, line
+    app.save_shot("main-window-file", g["X"], g["Y"], g["WIDTH"], g["HEIGHT"])
+
+
 def test_menu_switches_model(app: TrayApp) -> None:
     from dictate.engine import catalog
 
@@ -222,21 +303,6 @@ def test_menu_switches_model(app: TrayApp) -> None:
     assert saved == "distil-small.en"
 
 
-def test_left_click_opens_the_main_window(app: TrayApp) -> None:
-    x, y, w, h = app.icon_geometry()
-    app.xdotool("mousemove", str(x + w // 2), str(y + h // 2), "click", "1")
-    deadline = time.monotonic() + 10
-    found = ""
-    while time.monotonic() < deadline and not found:
-        found = app.run("xdotool", "search", "--onlyvisible", "--name", "^dictate$").stdout.split()
-        found = found[0] if found else ""
-        time.sleep(0.2)
-    assert found, "the main window did not open"
-    geometry = app.run("xdotool", "getwindowgeometry", "--shell", found).stdout
-    g = dict(line.split("=") for line in geometry.split())
-    app.save_shot("main-window", int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"]))
-
-
 def test_failed_switch_keeps_the_model_and_says_why(app: TrayApp) -> None:
     before = app.wait_status(r"^ready")
     x, y, w, h = app.icon_geometry()
@@ -255,10 +321,6 @@ def test_failed_switch_keeps_the_model_and_says_why(app: TrayApp) -> None:
         app.output()
     )
     assert app.status() == before  # the old model still serves
-    window = app.run("xdotool", "search", "--onlyvisible", "--name", "dictate — model").stdout
-    assert window.split(), "the model window did not show the failure"
-    geometry = app.run("xdotool", "getwindowgeometry", "--shell", window.split()[0]).stdout
-    g = dict(line.split("=") for line in geometry.split())
-    app.save_shot(
-        "model-switch-failed", int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"])
-    )
+    window = app.window_geometry("dictate — model")
+    assert window is not None, "the model window did not show the failure"
+    app.save_shot("model-switch-failed", *window)
