@@ -285,7 +285,7 @@ def test_menu_switches_model(app: TrayApp) -> None:
     x, y, w, h = app.icon_geometry()
     app.xdotool("mousemove", str(x + w // 2), str(y + h // 2), "click", "3")
     time.sleep(1.0)
-    app.save_shot("tray-menu", 1280 - 420, 0, 420, 520)
+    app.save_shot("tray-menu", 1280 - 420, 0, 420, 280)
     app.xdotool("key", "m")  # &Model: opens the submenu with its first entry selected
     time.sleep(0.6)
     app.save_shot("tray-menu-model", 1280 - 720, 0, 720, 420)
