@@ -155,7 +155,9 @@ def _app(args: argparse.Namespace) -> int:
         if getattr(args, k) is not None
     }
     settings, problems = replace(settings, **overrides).validated()
-    if args.headless:
+    if args.headless or not _has_display():
+        if not args.headless:
+            print("dictate: no display to show a tray on; running headless", file=sys.stderr)
         return run(settings, warnings + problems)
     try:
         from dictate.ui.qt_app import run as run_ui
@@ -163,6 +165,15 @@ def _app(args: argparse.Namespace) -> int:
         print(f"dictate: no tray UI ({exc}); running headless", file=sys.stderr)
         return run(settings, warnings + problems)
     return run_ui(settings, warnings + problems)
+
+
+def _has_display() -> bool:
+    """Qt aborts the process when it cannot reach a display: look before starting it."""
+    import os
+
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _control(args: argparse.Namespace) -> int:
