@@ -2,13 +2,20 @@
 
 Passed in to whoever needs it, never read from a global. A corrupt or unknown file falls back to
 the defaults with a warning the app shows; an invalid value falls back to its default alone.
+
+A settings file is treated as untrusted input: no value is ever run, and text that is typed into
+windows (replacements) may not hold control characters, so a planted file cannot make a
+dictation press Enter in a terminal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
+import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,33 @@ from dictate import paths
 MODES = ("hold", "toggle", "auto")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 INSERT_METHODS = ("auto", "paste", "type", "xdotool", "wtype", "ydotool")
+MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes; more is not one
+_LANGUAGE = re.compile(r"[A-Za-z][A-Za-z_-]{1,19}")  # "en", "pt-BR", "english"
+
+
+def _plain(text: object, limit: int, *, newlines: bool = False) -> bool:
+    """A string of at most `limit` characters with no control characters (C0, C1, line and
+    paragraph separators); `newlines` lets line breaks and tabs through."""
+    if not isinstance(text, str) or len(text) > limit:
+        return False
+    allowed = "\n\t" if newlines else ""
+    return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in allowed for c in text)
+
+
+def _key_combo(text: object, limit: int, *, single: bool = False) -> bool:
+    from dictate.control.hotkeys import HotkeyError, parse_combo  # stdlib only, no pynput
+
+    if not isinstance(text, str) or not 0 < len(text) <= limit:
+        return False
+    try:
+        keys = parse_combo(text)
+    except HotkeyError:
+        return False
+    return len(keys) == 1 or not single
+
+
+def _number(v: object, low: float, high: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
 
 
 @dataclass
@@ -46,40 +80,46 @@ class Settings:
         """A copy with every invalid value replaced by its default, and what was wrong."""
         default = Settings()
         problems: list[str] = []
-        values = asdict(self)
+        # Not asdict(): it deep-copies first, and a hostile value nested a few hundred levels
+        # deep would overflow the stack before any check ran.
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
         checks = {
             "device": lambda v: v in DEVICES,
             "mode": lambda v: v in MODES,
             "insert_method": lambda v: v in INSERT_METHODS,
-            "hotkey": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
-            "cancel_key": lambda v: isinstance(v, str) and 0 < len(v) <= 40,
-            "model": lambda v: v is None or (isinstance(v, str) and 0 < len(v) <= 4096),
-            "input_device": lambda v: v is None or (isinstance(v, str) and len(v) <= 300),
-            "language": lambda v: v is None or (isinstance(v, str) and 2 <= len(v) <= 20),
-            "prompt": lambda v: isinstance(v, str) and len(v) <= 2000,
+            "hotkey": lambda v: _key_combo(v, 100),
+            "cancel_key": lambda v: _key_combo(v, 40, single=True),
+            # A model is a name, a hub id or a folder: any folder may hold one (only safetensors
+            # and JSON are read from it, no code is run); a URL is not a model.
+            "model": lambda v: v is None or (_plain(v, 4096) and v.strip() and "://" not in v),
+            "input_device": lambda v: v is None or _plain(v, 300),
+            "language": lambda v: v is None or (isinstance(v, str) and _LANGUAGE.fullmatch(v)),
+            "prompt": lambda v: _plain(v, 2000, newlines=True),
+            # Typed into windows: no control characters, so no Enter, Tab or escape sequences.
             "replacements": lambda v: (
                 isinstance(v, dict)
                 and len(v) <= 1000
-                and all(isinstance(k, str) and isinstance(x, str) and k for k, x in v.items())
+                and all(_plain(k, 200) and k.strip() and _plain(x, 1000) for k, x in v.items())
             ),
             "keep_mic_open": lambda v: isinstance(v, bool),
             "remove_fillers": lambda v: isinstance(v, bool),
-            "max_record_s": lambda v: isinstance(v, (int, float)) and 1 <= v <= 3600,
-            "tail_max_s": lambda v: isinstance(v, (int, float)) and 0 <= v <= 2,
+            "max_record_s": lambda v: _number(v, 1, 3600),
+            "tail_max_s": lambda v: _number(v, 0, 2),
             "sounds": lambda v: isinstance(v, bool),
             "launch_at_login": lambda v: isinstance(v, bool),
             "history_days": lambda v: (
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 36500
             ),
             "keep_audio": lambda v: isinstance(v, bool),
-            "unload_after_min": lambda v: isinstance(v, (int, float)) and 0 <= v <= 1440,
+            "unload_after_min": lambda v: _number(v, 0, 1440),
         }
         for name, ok in checks.items():
             if not ok(values[name]):
-                problems.append(
-                    f"{name}={values[name]!r} is not valid; using {getattr(default, name)!r}"
-                )
+                shown = repr(values[name])
+                shown = shown if len(shown) <= 80 else shown[:79] + "…"
+                problems.append(f"{name}={shown} is not valid; using {getattr(default, name)!r}")
                 values[name] = getattr(default, name)
+        values["replacements"] = dict(values["replacements"])  # not shared with the caller
         return Settings(**values), problems
 
 
@@ -90,14 +130,26 @@ def settings_path() -> Path:
 def load(path: Path | None = None) -> tuple[Settings, list[str]]:
     """Settings from disk (defaults when there is no file) and warnings to show the user."""
     path = path or settings_path()
-    if not path.exists():
-        return Settings(), []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        st = path.stat()
+    except FileNotFoundError:
+        return Settings(), []
+    except OSError as exc:
+        return Settings(), [f"settings file {path} is unreadable ({exc}); using the defaults"]
+    try:
+        # Checked before reading: a FIFO or a device planted here would block or never end.
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
+        raw = json.loads(data.decode("utf-8"))
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        return Settings(), [f"settings file {path} is unreadable ({exc}); using the defaults"]
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return Settings(), [f"settings file {path} is unreadable ({reason}); using the defaults"]
     known = {f.name for f in fields(Settings)}
     warnings = [f"unknown setting {k!r} in {path} ignored" for k in raw if k not in known]
     settings = Settings(**{k: v for k, v in raw.items() if k in known})

@@ -13,6 +13,10 @@ No torch and no Qt here: the CLI imports this on its fast paths.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +25,7 @@ import soundfile as sf
 import soxr
 
 from dictate.audio.ffmpeg import _ffmpeg_chunks, _ffmpeg_probe, ffmpeg_path
-from dictate.audio.info import SAMPLE_RATE, AudioInfo, _oneline, _sanitize
+from dictate.audio.info import SAMPLE_RATE, AudioInfo, _oneline, _sanitize, _shown
 from dictate.errors import AudioError
 
 __all__ = [
@@ -47,6 +51,9 @@ _FFMPEG_EXTS = frozenset(
     | {".m2ts", ".ape", ".wv", ".dts", ".ogv", ".spx", ".ra", ".rm"}
 )
 _INSTALL_HINT = "install it, e.g. `apt install ffmpeg`, `brew install ffmpeg`"
+# Below this a file cannot carry intelligible speech, and a header claiming, say, 1 Hz would turn
+# a few kilobytes into hours of 16 kHz audio for the speech gate to wade through.
+MIN_SAMPLE_RATE = 4000
 _READ_FRAMES = 8192  # per libsndfile read
 
 
@@ -54,13 +61,16 @@ def probe(path: str | Path) -> AudioInfo:
     """Read a file's header (duration, rate, channels) without decoding the audio."""
     p = _check_file(path)
     try:
-        info = sf.info(str(p))
+        with _mpg123_muted():
+            info = sf.info(_native(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        ffmpeg = _ffmpeg_or_raise(p, exc)
-        return _ffmpeg_probe(p, ffmpeg)
+        info = _ffmpeg_probe(p, _ffmpeg_or_raise(p, exc))
+        _check_rate(p, info.sample_rate)
+        return info
     except OSError as exc:
-        raise AudioError(f"{p}: cannot be read ({_oneline(exc.strerror or exc)})") from None
-    duration = info.frames / info.samplerate if info.samplerate > 0 else None
+        raise AudioError(f"{_shown(p)}: cannot be read ({_oneline(exc.strerror or exc)})") from None
+    _check_rate(p, info.samplerate)
+    duration = info.frames / info.samplerate
     return AudioInfo(p, duration, info.samplerate, info.channels, info.format)
 
 
@@ -75,12 +85,18 @@ def stream_audio(path: str | Path, block_s: float = 30.0) -> Iterator[np.ndarray
     block = max(1, round(block_s * SAMPLE_RATE))
     p = _check_file(path)
     try:
-        handle = sf.SoundFile(str(p))
+        with _mpg123_muted():
+            handle = sf.SoundFile(_native(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
         ffmpeg = _ffmpeg_or_raise(p, exc)
         return _rebuffer(_ffmpeg_chunks(p, ffmpeg), block)
     except OSError as exc:
-        raise AudioError(f"{p}: cannot be read ({_oneline(exc.strerror or exc)})") from None
+        raise AudioError(f"{_shown(p)}: cannot be read ({_oneline(exc.strerror or exc)})") from None
+    try:
+        _check_rate(p, handle.samplerate)
+    except AudioError:
+        handle.close()
+        raise
     return _rebuffer(_sndfile_chunks(p, handle), block)
 
 
@@ -131,25 +147,97 @@ def _check_file(path: str | Path) -> Path:
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise AudioError(f"{p}: no such file") from None
+        raise AudioError(f"{_shown(p)}: no such file") from None
     except PermissionError:
-        raise AudioError(f"{p}: permission denied") from None
+        raise AudioError(f"{_shown(p)}: permission denied") from None
     except OSError as exc:
-        raise AudioError(f"{p}: cannot be read ({_oneline(exc.strerror or exc)})") from None
+        raise AudioError(f"{_shown(p)}: cannot be read ({_oneline(exc.strerror or exc)})") from None
     if p.is_dir():
-        raise AudioError(f"{p}: is a directory, not an audio file")
+        raise AudioError(f"{_shown(p)}: is a directory, not an audio file")
     if not p.is_file():
-        raise AudioError(f"{p}: not a regular file")
+        raise AudioError(f"{_shown(p)}: not a regular file")
     if st.st_size == 0:
-        raise AudioError(f"{p}: empty file (0 bytes)")
+        raise AudioError(f"{_shown(p)}: empty file (0 bytes)")
     try:
         with open(p, "rb"):
             pass
     except PermissionError:
-        raise AudioError(f"{p}: permission denied") from None
+        raise AudioError(f"{_shown(p)}: permission denied") from None
     except OSError as exc:
-        raise AudioError(f"{p}: cannot be read ({_oneline(exc.strerror or exc)})") from None
+        raise AudioError(f"{_shown(p)}: cannot be read ({_oneline(exc.strerror or exc)})") from None
     return p
+
+
+class _StderrMute:
+    """Silences the process's stderr (fd 2) while libsndfile opens a file or reads an MP3.
+
+    libsndfile's MP3 decoder, mpg123, prints its own notes about damaged frames straight to
+    fd 2 ("Note: Illegal Audio-MPEG-Header ...", "Warning: Xing stream size off ...") and
+    libsndfile offers no way to turn them off; they would break the promise of one line per
+    bad file. The calls take milliseconds; a line another thread writes to stderr in that
+    moment is lost, which is why reads of other formats are left alone. Nested and concurrent
+    uses share one redirection (counted), so the last one out always restores the real fd 2.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self, active: bool = True) -> Iterator[None]:
+        if not active:
+            yield
+            return
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self._redirect()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved is not None:
+                    os.dup2(self._saved, 2)
+                    os.close(self._saved)
+                    self._saved = None
+
+    @staticmethod
+    def _redirect() -> int | None:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            sys.stderr.flush()  # what Python already wrote must not land in /dev/null
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to protect
+            return None
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            os.close(saved)
+            return None
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        return saved
+
+
+_mpg123_muted = _StderrMute()
+
+
+def _native(p: Path) -> str | bytes:
+    """The name to give libsndfile: bytes on POSIX, where a name need not be valid UTF-8
+    (soundfile would encode a str strictly and fail on it); str on Windows (wide-char API)."""
+    return str(p) if os.name == "nt" else os.fsencode(p)
+
+
+def _check_rate(p: Path, rate: int | None) -> None:
+    if rate is not None and rate < MIN_SAMPLE_RATE:
+        raise AudioError(
+            f"{_shown(p)}: sample rate {rate} Hz is too low to hold speech "
+            f"(at least {MIN_SAMPLE_RATE} Hz); the file is damaged or not a recording"
+        )
 
 
 def _ffmpeg_or_raise(p: Path, exc: Exception) -> str:
@@ -159,25 +247,27 @@ def _ffmpeg_or_raise(p: Path, exc: Exception) -> str:
         return ffmpeg
     ext = p.suffix.lower()
     if ext in _FFMPEG_EXTS:
-        raise AudioError(f"{p}: {ext} needs ffmpeg, which is not installed ({_INSTALL_HINT})")
+        raise AudioError(
+            f"{_shown(p)}: {ext} needs ffmpeg, which is not installed ({_INSTALL_HINT})"
+        )
     code = getattr(exc, "code", None)
     if code == 1:  # SF_ERR_UNRECOGNISED_FORMAT
         if ext in _SNDFILE_EXTS:
-            raise AudioError(f"{p}: not a recognised audio file")
+            raise AudioError(f"{_shown(p)}: not a recognised audio file")
         raise AudioError(
-            f"{p}: not a recognised audio file (ffmpeg, which reads more formats, "
+            f"{_shown(p)}: not a recognised audio file (ffmpeg, which reads more formats, "
             f"is not installed: {_INSTALL_HINT})"
         )
     if code == 4:  # SF_ERR_UNSUPPORTED_ENCODING: a known container holding an unusual codec
         raise AudioError(
-            f"{p}: libsndfile cannot decode this file's encoding; ffmpeg may, "
+            f"{_shown(p)}: libsndfile cannot decode this file's encoding; ffmpeg may, "
             f"but it is not installed ({_INSTALL_HINT})"
         )
     # Code 7 is what libsndfile reports when mpg123 rejects an "MP3"; its text (about pipes)
     # would only mislead.
     detail = "" if code == 7 else getattr(exc, "error_string", None) or str(exc)
     raise AudioError(
-        f"{p}: damaged or not a recognised audio file"
+        f"{_shown(p)}: damaged or not a recognised audio file"
         + (f" ({_oneline(detail)})" if detail else "")
     )
 
@@ -219,16 +309,19 @@ def _sndfile_chunks(p: Path, f: sf.SoundFile) -> Iterator[np.ndarray]:
         if rate != SAMPLE_RATE:
             resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         buf = np.empty((_READ_FRAMES, f.channels), dtype=np.float32)  # reused for every read
+        mp3 = f.format == "MP3"
         decoded = 0
         while True:
             try:
-                got = _read_into(f, buf)
+                with _mpg123_muted(mp3):
+                    got = _read_into(f, buf)
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
                 if decoded:
                     break  # truncated or damaged part-way: keep what decoded before the damage
                 detail = getattr(exc, "error_string", None) or str(exc)
                 raise AudioError(
-                    f"{p}: corrupt or truncated, no audio could be decoded ({_oneline(detail)})"
+                    f"{_shown(p)}: corrupt or truncated, no audio could be decoded "
+                    f"({_oneline(detail)})"
                 ) from None
             if not got:
                 break
@@ -239,7 +332,7 @@ def _sndfile_chunks(p: Path, f: sf.SoundFile) -> Iterator[np.ndarray]:
             mono = _sanitize(mono)
             yield resampler.resample_chunk(mono) if resampler is not None else mono
         if not decoded:
-            raise AudioError(f"{p}: contains no audio (0 samples)")
+            raise AudioError(f"{_shown(p)}: contains no audio (0 samples)")
         if resampler is not None:
             yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 

@@ -25,7 +25,7 @@ from typing import IO
 
 import numpy as np
 
-from dictate.audio.info import SAMPLE_RATE, AudioInfo, _oneline, _sanitize
+from dictate.audio.info import SAMPLE_RATE, AudioInfo, _oneline, _sanitize, _shown
 from dictate.errors import AudioError
 
 __all__ = ["ffmpeg_path"]
@@ -61,7 +61,7 @@ def _ffmpeg_chunks(p: Path, ffmpeg: str) -> Iterator[np.ndarray]:
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as exc:
-        raise AudioError(f"{p}: could not run ffmpeg ({_oneline(exc)})") from None
+        raise AudioError(f"{_shown(p)}: could not run ffmpeg ({_oneline(exc)})") from None
     assert proc.stdout is not None and proc.stderr is not None
     # Drain stderr on a thread: a damaged file can make ffmpeg log more than a pipe holds, which
     # would block it (and us, waiting on stdout). Only the last lines matter for the message.
@@ -73,16 +73,18 @@ def _ffmpeg_chunks(p: Path, ffmpeg: str) -> Iterator[np.ndarray]:
         try:
             nch = _skip_wav_header(proc.stdout)
         except ValueError as exc:
-            raise AudioError(f"{p}: unexpected output from ffmpeg ({exc})") from None
+            raise AudioError(f"{_shown(p)}: unexpected output from ffmpeg ({exc})") from None
         except OSError as exc:
-            raise AudioError(f"{p}: reading from ffmpeg failed ({_oneline(exc)})") from None
+            raise AudioError(f"{_shown(p)}: reading from ffmpeg failed ({_oneline(exc)})") from None
         frame_bytes = 4 * (nch or 1)
         while nch:
             try:
                 # read(n) returns less than n only at EOF, so only the end can hold a part-frame.
                 data = proc.stdout.read(max(1, _PIPE_BYTES // frame_bytes) * frame_bytes)
             except OSError as exc:
-                raise AudioError(f"{p}: reading from ffmpeg failed ({_oneline(exc)})") from None
+                raise AudioError(
+                    f"{_shown(p)}: reading from ffmpeg failed ({_oneline(exc)})"
+                ) from None
             data = data[: len(data) - len(data) % frame_bytes]
             if not data:
                 break
@@ -98,7 +100,7 @@ def _ffmpeg_chunks(p: Path, ffmpeg: str) -> Iterator[np.ndarray]:
         if decoded:
             return  # a non-zero rc after some audio means a damaged tail: keep what decoded
         if rc == 0:
-            raise AudioError(f"{p}: contains no audio (0 samples)")
+            raise AudioError(f"{_shown(p)}: contains no audio (0 samples)")
         raise AudioError(_ffmpeg_message(p, source, list(errors)))
     finally:
         if proc.poll() is None:  # the consumer stopped early: don't leave ffmpeg running
@@ -147,19 +149,24 @@ def _ffmpeg_message(p: Path, source: str, lines: list[str]) -> str:
     """Turn ffmpeg's stderr into one line that starts with the file name."""
     text = "\n".join(lines)
     if "does not contain any stream" in text or "matches no streams" in text:
-        return f"{p}: has no audio stream"
+        return f"{_shown(p)}: has no audio stream"
     # ffmpeg prefixes a failure to open the input with the input's name, and its log lines with
-    # "[demuxer @ 0x...]": neither helps the user.
-    opened = not any(ln.startswith(source + ":") for ln in lines)
-    details = [re.sub(r"^\[[^\]]*\]\s*", "", ln.removeprefix(source + ":").strip()) for ln in lines]
+    # "[demuxer @ 0x...]": neither helps the user. The name is removed from the whole text, not
+    # line by line: a file name may itself hold a newline.
+    opened = f"\n{source}:" not in f"\n{text}"
+    text = text.replace(f"{source}:", "")
+    details = [re.sub(r"^\[[^\]]*\]\s*", "", ln.strip()) for ln in text.splitlines()]
     if not opened:
         # The demuxer's own complaint ("moov atom not found") says more than the final line.
-        useful = [d for d in details if d and "Invalid data found when processing input" not in d]
+        # "detected only with low score" is a guess ffmpeg then rejects: not the reason either.
+        noise = ("Invalid data found when processing input", "misdetection possible")
+        useful = [d for d in details if d and not any(n in d for n in noise)]
         if not useful:
-            return f"{p}: not a recognised audio file"
-        return f"{p}: damaged or not a recognised audio file (ffmpeg: {_oneline(useful[0])})"
+            return f"{_shown(p)}: not a recognised audio file"
+        detail = _oneline(useful[0])
+        return f"{_shown(p)}: damaged or not a recognised audio file (ffmpeg: {detail})"
     last = _oneline(details[-1]) if details else "unknown error"
-    return f"{p}: corrupt or truncated, no audio could be decoded (ffmpeg: {last})"
+    return f"{_shown(p)}: corrupt or truncated, no audio could be decoded (ffmpeg: {last})"
 
 
 _DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -178,14 +185,14 @@ def _ffmpeg_probe(p: Path, ffmpeg: str) -> AudioInfo:
             timeout=_PROBE_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
-        raise AudioError(f"{p}: ffmpeg took too long to read the file's header") from None
+        raise AudioError(f"{_shown(p)}: ffmpeg took too long to read the file's header") from None
     except OSError as exc:
-        raise AudioError(f"{p}: could not run ffmpeg ({_oneline(exc)})") from None
+        raise AudioError(f"{_shown(p)}: could not run ffmpeg ({_oneline(exc)})") from None
     text = run.stderr.decode("utf-8", "replace")
     audio = _AUDIO_RE.search(text)
     if audio is None:
         if "Input #" in text:
-            raise AudioError(f"{p}: has no audio stream")
+            raise AudioError(f"{_shown(p)}: has no audio stream")
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         raise AudioError(_ffmpeg_message(p, source, lines))
     duration = None
@@ -201,7 +208,7 @@ def _ffmpeg_probe(p: Path, ffmpeg: str) -> AudioInfo:
             break
     if rate is None:
         # ffmpeg guessed a format (from the name, say) but found no codec parameters in it.
-        raise AudioError(f"{p}: damaged or not a recognised audio file")
+        raise AudioError(f"{_shown(p)}: damaged or not a recognised audio file")
     return AudioInfo(p, duration, rate, channels, "ffmpeg")
 
 

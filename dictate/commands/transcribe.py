@@ -13,7 +13,14 @@ PROGRESS_AFTER_S = 30.0  # shorter files finish before a bar would be worth draw
 
 
 def _say(message: str) -> None:
-    print(f"dictate: {message}", file=sys.stderr, flush=True)
+    print(f"dictate: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _one_line(text: str) -> str:
+    """Control characters escaped: a file name may hold a newline, and each message is one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def _output_plan(args: argparse.Namespace) -> tuple[Path | None, bool] | str:

@@ -146,12 +146,11 @@ class EngineHolder:
                 new.warmup()
             except DictateError as exc:
                 new.unload()
-                with self._cond:
-                    if self.engine is None:
-                        self.error = str(exc)
-                keep = f"; still using {self.info.model}" if self.info else ""
-                self._status(ModelStatus("failed", label, device, message=f"{exc}{keep}"))
-                return None
+                return self._failed(label, device, str(exc))
+            except Exception as exc:  # a loader bug must still be reported, never swallowed
+                log.exception("loading %s failed", label)
+                new.unload()
+                return self._failed(label, device, f"{label}: cannot load ({exc})")
             with self._cond:
                 old, self.engine, self.info, self.error = self.engine, new, info, None
                 self._last_use = time.monotonic()
@@ -164,6 +163,14 @@ class EngineHolder:
             with self._cond:
                 self._pending -= 1
                 self._cond.notify_all()
+
+    def _failed(self, label: str, device: str, reason: str) -> None:
+        with self._cond:
+            if self.engine is None:
+                self.error = reason
+        keep = f"; still using {self.info.model}" if self.info else ""
+        self._status(ModelStatus("failed", label, device, message=f"{reason}{keep}"))
+        return None
 
     def _reload(self) -> None:
         engine = self.engine

@@ -181,6 +181,14 @@ def _check_folder(folder: Path, label: str) -> Path:
             f"{label}: no safetensors weights in {folder} (found: {found}); dictate loads "
             "safetensors only, since pickled .bin weights can run code"
         )
+    # Without a tokenizer transformers builds one with an empty vocabulary: the model would load
+    # and then type nothing, ever.
+    if not (folder / "tokenizer.json").is_file() and not all(
+        (folder / name).is_file() for name in ("vocab.json", "merges.txt")
+    ):
+        raise ModelError(
+            f"{label}: no tokenizer in {folder} (tokenizer.json, or vocab.json and merges.txt)"
+        )
     return folder
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
 from dictate.engine import device as devices
@@ -150,7 +151,7 @@ class Engine:
                     use_safetensors=True,
                     local_files_only=True,
                 ).eval()
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, SafetensorError) as exc:
                 raise ModelError(f"{self.source.label}: cannot load its weights ({exc})") from exc
             if self.assistant_spec:
                 # A distilled model drafts tokens for its teacher. Its encoder is the teacher's,
