@@ -12,15 +12,28 @@ from pathlib import Path
 
 import pytest
 
-# Must be set before the QApplication exists; with no display and no platform Qt aborts the process.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 
 def output_dir() -> Path:
     root = Path(os.environ.get("DICTATE_TEST_OUTPUT", Path(__file__).parent.parent / "output"))
     folder = root / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offscreen_qt():
+    """Qt offscreen for the widget tests (with no display and no platform Qt aborts the process).
+
+    Set here rather than at import: conftest files are imported for the whole run, and the
+    desktop tests' Qt processes inherit os.environ — offscreen there means no window on X.
+    """
+    saved = os.environ.get("QT_QPA_PLATFORM")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    yield
+    if saved is None:
+        os.environ.pop("QT_QPA_PLATFORM", None)
+    else:
+        os.environ["QT_QPA_PLATFORM"] = saved
 
 
 @pytest.fixture
