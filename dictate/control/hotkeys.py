@@ -212,8 +212,11 @@ class HotkeyListener:
         while waiter.is_alive() and listener.is_alive() and time.monotonic() < deadline:
             waiter.join(0.02)
         if waiter.is_alive():
+            # pynput's stop() on X waits for readiness too, forever if its thread died: bound it.
+            stopper = threading.Thread(target=listener.stop, daemon=True)
+            stopper.start()
+            stopper.join(0.5)
             try:
-                listener.stop()
                 listener.join(0.5)  # re-raises the listener thread's error, if there was one
             except Exception as exc:
                 raise HotkeyError(
