@@ -344,6 +344,10 @@ class FilesPanel(QWidget):
         self.add_paths(names)
 
     def _on_dropped(self, paths: list[Path], refused: list[str]) -> None:
+        if not paths and not refused:
+            # The drop's data comes from the other app on request: it can be gone by then.
+            self.say("That drop carried no files; try again, or use Add files…", error=True)
+            return
         jobs, notes = self._queue_paths(paths) if paths else ([], [])
         if refused:
             shown = ", ".join(refused[:3]) + (" …" if len(refused) > 3 else "")

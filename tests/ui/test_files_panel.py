@@ -158,6 +158,18 @@ def test_non_local_urls_are_refused_with_a_message(held_panel, tmp_path):
     assert held_panel.message.startswith("Added 1 file. Only files on this computer")
 
 
+def test_a_drop_whose_files_never_arrive_is_said(held_panel):
+    """On X the URLs are fetched from the source app at drop time; it may have closed."""
+    mime = QMimeData()
+    mime.setData("text/uri-list", b"")  # announces URLs, delivers none
+    centre = QPointF(held_panel.rect().center())
+    args = (centre, COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(held_panel, QDragEnterEvent(*args))
+    QApplication.sendEvent(held_panel, QDropEvent(*args))
+    assert held_panel.queue.jobs == []
+    assert "carried no files" in held_panel.message
+
+
 def test_a_drag_without_urls_is_not_taken(held_panel):
     mime = QMimeData()
     mime.setText("just some text")
