@@ -164,7 +164,9 @@ def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
         f"correlation {corr:.3f}"
     )
     assert started < 0.5  # it returns at once, not after the sound
-    assert len(ref) / 16000 - 0.3 < took < len(ref) / 16000 + 1.5  # ends ≈ when the sound does
+    # wait() ends ≈ when the sound does: with a high-latency stream the last buffer is handed
+    # over (and wait() returns) up to its latency before it is heard.
+    assert len(ref) / 16000 - 0.5 < took < len(ref) / 16000 + 1.5
     assert corr > 0.9 and lag + len(ref) <= len(captured)
     assert not player.playing
 
