@@ -81,7 +81,9 @@ def test_long_form_streams_windows_in_order_and_reports_progress(engine):
     try:
         segments = list(
             engine.transcribe_long(
-                iter(blocks), TranscribeOptions(use_gate=False), on_progress=seen.append
+                iter(blocks),
+                TranscribeOptions(use_gate=False, file_batch=1),
+                on_progress=seen.append,
             )
         )
     finally:
@@ -90,6 +92,27 @@ def test_long_form_streams_windows_in_order_and_reports_progress(engine):
     assert seen == [30.0, 60.0, 70.0]
     starts = [s.start for s in segments]
     assert starts == sorted(starts) and all(0 <= s.start <= s.end <= 70.0 for s in segments)
+
+
+def test_long_form_batches_windows_and_reports_progress_per_batch(engine, monkeypatch):
+    from dictate.engine import inference
+
+    batches: list[list[int]] = []
+    original = inference.Pass.run_batch
+
+    def spy(self, clips, options, kwargs, timings):
+        batches.append([c.size for c in clips])
+        return original(self, clips, options, {**kwargs, "max_new_tokens": 4}, timings)
+
+    monkeypatch.setattr(inference.Pass, "run_batch", spy)
+    seen: list[float] = []
+    blocks = [tone(10.0) for _ in range(10)]  # 100 s, no pauses: hard cuts at 30 s
+    options = TranscribeOptions(use_gate=False, file_batch=3)
+    segments = list(engine.transcribe_long(iter(blocks), options, on_progress=seen.append))
+    assert batches == [[30 * SR] * 3]  # the last, lone window goes through _infer
+    assert seen == [90.0, 100.0]
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts) and all(0 <= s.start <= s.end <= 100.0 for s in segments)
 
 
 def test_long_form_cancel(engine):
@@ -172,7 +195,8 @@ def test_gpu_failing_at_first_inference_retries_on_cpu(random_model_dir):
 def test_cpu_failure_is_not_swallowed(random_model_dir):
     e = Engine(str(random_model_dir), device="cpu")
     e.load()
-    handle = e._model.get_encoder().register_forward_pre_hook(
+    # conv1 runs on every path (the full and the short encoder window, fp32 and int8 layers).
+    handle = e._model.get_encoder().conv1.register_forward_pre_hook(
         lambda m, a: (_ for _ in ()).throw(RuntimeError("broken"))
     )
     try:

@@ -63,21 +63,46 @@ def test_temperature_fallback_and_beam_search_agree_on_clean_speech(
         assert wer(references["jfk.flac"], text) <= 0.10, (options, text)
 
 
-def test_long_form_keeps_sentences_in_order_with_rising_timestamps(
-    engine, fixtures_dir, references
-):
-    names = ["jfk.flac", "LDC93S1.wav", "hotwords.mp3"] * 3
+NAMES = ["jfk.flac", "LDC93S1.wav", "hotwords.mp3"] * 3
+
+
+@pytest.fixture(scope="module")
+def long_recording(fixtures_dir) -> tuple[np.ndarray, list[float]]:
+    """The three fixtures three times over with 2.5 s pauses (≥ 60 s), and each clip's start."""
     pause = np.zeros(int(2.5 * SR), np.float32)
     parts, starts, t = [], [], 0.0
-    for name in names:
+    for name in NAMES:
         clip = load_audio(fixtures_dir / name)
         starts.append(t)
         parts += [clip, pause]
         t += (clip.size + pause.size) / SR
     audio = np.concatenate(parts)
     assert audio.size / SR >= 60
-    blocks = [audio[i : i + 7 * SR] for i in range(0, audio.size, 7 * SR)]  # a stream
-    segments = list(engine.transcribe_long(iter(blocks)))
+    return audio, starts
+
+
+def stream(audio: np.ndarray):
+    return iter([audio[i : i + 7 * SR] for i in range(0, audio.size, 7 * SR)])
+
+
+def test_long_form_batched_windows_give_generates_segments(engine, long_recording):
+    """Files: the lean decoder on batches of windows gives exactly the segments of generate()
+    with timestamps on one window at a time."""
+    audio, _ = long_recording
+    before = list(engine.transcribe_long(stream(audio), TranscribeOptions(lean_decoding=False)))
+    for batch in (1, 3, 8):
+        got = list(engine.transcribe_long(stream(audio), TranscribeOptions(file_batch=batch)))
+        assert got == before, batch
+
+
+@pytest.mark.parametrize("batch", [1, 8], ids=["one-window-at-a-time", "windows-batched"])
+def test_long_form_keeps_sentences_in_order_with_rising_timestamps(
+    engine, long_recording, references, batch
+):
+    names = NAMES
+    audio, starts = long_recording
+    options = TranscribeOptions(file_batch=batch)
+    segments = list(engine.transcribe_long(stream(audio), options))
 
     ends = [s.end for s in segments]
     assert all(a.start <= a.end for a in segments)
@@ -133,7 +158,10 @@ def test_speculative_decoding_equals_the_teachers_greedy_output(
     assisted._assistant.register_forward_hook(lambda *a: drafts.append(1))
     for name in ("jfk.flac", "LDC93S1.wav", "hotwords.mp3"):
         audio = load_audio(fixtures_dir / name)
-        expected = engine.transcribe(audio)
+        # The teacher's fp32 greedy output (speculative decoding runs generate() in fp32).
+        expected = engine.transcribe(
+            audio, TranscribeOptions(int8_encoder=False, int8_decoder=False)
+        )
         got = assisted.transcribe(audio)
         assert got.tokens == expected.tokens, (name, got.text, expected.text)
     assert drafts, "the assistant never drafted a token"

@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,7 @@ def test_cancel_a_queued_job_at_once_and_it_never_runs(random_engine, make_queue
 
 def test_cancel_a_running_job_stops_it_at_the_next_window(random_engine, make_queue, tmp_path):
     long = tone_file(tmp_path / "long.wav", 40.0)  # two windows: 30 s, then 10 s
-    q = make_queue(lambda: random_engine)
+    q = make_queue(lambda: random_engine, replace(RAW, file_batch=1))  # a window at a time
     cancelled_at: list[float] = []
 
     def cancel_after_first_window(job: FileJob) -> None:
@@ -223,6 +224,33 @@ def test_cancel_a_running_job_stops_it_at_the_next_window(random_engine, make_qu
     assert job.fraction == pytest.approx(0.75)
     assert job.elapsed_s is not None
     assert after.status == "done"
+
+
+def test_cancel_stops_a_batch_of_windows_between_two_decoding_steps(
+    random_engine, make_queue, tmp_path, monkeypatch
+):
+    from dictate.engine import greedy
+
+    long = tone_file(tmp_path / "long.wav", 120.0)  # four windows: one batch
+    q = make_queue(lambda: random_engine, replace(RAW, file_batch=4))
+    steps: list[int] = []
+    original = greedy.GreedyDecoder._decode
+
+    def counting(self, encoded, plan, limits, screen, int8, between_steps=None):
+        def step() -> None:
+            steps.append(1)
+            if len(steps) == 3:
+                q.cancel(job.id)
+            if between_steps is not None:
+                between_steps()
+
+        return original(self, encoded, plan, limits, screen, int8, step)
+
+    monkeypatch.setattr(greedy.GreedyDecoder, "_decode", counting)
+    job = q.add(long)
+    wait_for(lambda: job.finished)
+    assert job.status == "cancelled" and job.error is None
+    assert len(steps) == 3 and job.segments == []  # it stopped at the next step
 
 
 def test_a_model_switch_mid_file_carries_on_from_the_last_window(
@@ -425,10 +453,11 @@ def _vtt_s(clock: str) -> float:
 
 
 @pytest.mark.slow
-def test_a_dictation_waits_for_at_most_the_file_window_on_the_engine(
+def test_a_dictation_waits_for_at_most_a_step_of_the_file_on_the_engine(
     tiny_engine, make_queue, fixtures_dir, references, tmp_path
 ):
-    """Measures how long a dictation waits while a long file runs (figures printed; -s)."""
+    """While a long file runs (its windows decoded in batches), a dictation gets the engine at
+    the next decoding step or encoder row, not after the batch. Figures printed (-s)."""
     clip = load_audio(fixtures_dir / "jfk.flac")
     pause = np.zeros(2 * SR, np.float32)
     long = tmp_path / "long.wav"
@@ -450,17 +479,13 @@ def test_a_dictation_waits_for_at_most_the_file_window_on_the_engine(
         time.sleep(float(rng.uniform(0.0, 2.0)))  # land anywhere inside a window
         if job.finished:
             break
-        before = job.done_s
         t0 = time.perf_counter()
         result = tiny_engine.transcribe(clip)
         total = time.perf_counter() - t0
-        after = job.done_s
         assert wer(references["jfk.flac"], result.text) <= 0.10, result.text
         if job.finished:
             break
         overlapped += 1
-        # The file moved on by at most the one window that was already on the engine.
-        assert after - before <= 30.0 + 1e-6, (before, after)
         # The stage timings cover the dictation's own work; the rest of its time it waited.
         waits.append(total - result.timings.total_ms / 1000)
         totals.append(total)
@@ -468,10 +493,13 @@ def test_a_dictation_waits_for_at_most_the_file_window_on_the_engine(
     assert job.status == "done" and overlapped >= 2
     assert wer(" ".join([references["jfk.flac"]] * 20), job.text) <= 0.15
     gaps = np.diff([when for when, _ in windows])
+    # A batch of windows takes seconds; stepping aside, the file held a dictation up for a
+    # fraction of one (the old lock-per-window design made it wait for the whole window).
+    assert max(waits) < float(np.median(gaps)) / 2, (waits, gaps)
     print(
         f"\nwhile a file runs, a dictation (jfk.flac, 11 s) waited for the engine median "
         f"{statistics.median(waits):.2f} s, max {max(waits):.2f} s over {len(waits)} dictations "
-        f"(took median {statistics.median(totals):.2f} s in all); a file window takes median "
+        f"(took median {statistics.median(totals):.2f} s in all); a batch of windows takes median "
         f"{float(np.median(gaps)):.2f} s, max {float(np.max(gaps)):.2f} s "
-        f"(tiny.en, CPU, {len(windows)} windows)"
+        f"(tiny.en, CPU, {len(windows)} batches)"
     )

@@ -50,3 +50,43 @@ def test_reentrant_for_the_same_thread() -> None:
     t.start()
     t.join(2)
     assert done.is_set()  # fully released after the nested holds
+
+
+def test_long_work_steps_aside_for_a_dictation_between_steps() -> None:
+    lock = PriorityLock()
+    log: list[str] = []
+    holding = threading.Event()
+
+    def file_work() -> None:
+        with lock.hold(), lock.hold():  # nested, as the engine's calls are
+            holding.set()
+            for step in range(30):
+                log.append(f"step {step}")
+                time.sleep(0.02)
+                lock.step_aside()
+            log.append("file done")
+            assert lock.step_aside() is False  # nobody waits: it keeps the lock
+
+    def dictation() -> None:
+        with lock.hold(urgent=True):
+            log.append("dictation")
+
+    worker = threading.Thread(target=file_work)
+    worker.start()
+    holding.wait(2)
+    time.sleep(0.1)
+    d = threading.Thread(target=dictation)
+    d.start()
+    d.join(2)
+    worker.join(5)
+    assert not d.is_alive() and not worker.is_alive()
+    # The dictation ran in the middle of the file's steps, not after them.
+    assert 0 < log.index("dictation") < log.index("file done") - 5
+    assert log[-1] == "file done" and sum(x.startswith("step") for x in log) == 30
+    # The lock came back at the same depth and is fully released at the end.
+    with lock.hold():
+        pass
+
+
+def test_step_aside_is_a_no_op_for_a_thread_that_does_not_hold_the_lock() -> None:
+    assert PriorityLock().step_aside() is False

@@ -19,6 +19,20 @@ class TranscribeOptions:
     compression_ratio_threshold: float | None = 2.4
     logprob_threshold: float | None = -1.0
     use_gate: bool = True  # run the speech gate first; silence then gives ""
+    # Speed levers for plain greedy dictation; each gives the same words (see benchmarks/), and
+    # turning one off is for measuring it or ruling it out.
+    lean_decoding: bool = True  # greedy loop without generate() (same tokens)
+    int8_screen: bool = True  # CPU: find the arg-max token through an int8 screen (same tokens)
+    # CPU, plain greedy dictation: int8 copies (dynamic quantisation) of the encoder's and the
+    # decoder's layers. Not the same tokens as fp32, but the same word error rate within a word
+    # or two over 43 clips, and ~1.5× faster (benchmarks/README.md).
+    int8_encoder: bool = True
+    int8_decoder: bool = True
+    short_window: bool = True  # encoder window of clip + margin (≥ 15 s) instead of 30 s
+    # Files: how many ≤30 s windows the lean decoder decodes together (greedy with timestamp
+    # tokens; the same tokens as generate()); one pass over the decoder's weights per token
+    # serves them all. Progress moves once per batch. 1: one window at a time.
+    file_batch: int = 4
 
     def with_fallback(self) -> TranscribeOptions:
         from dataclasses import replace

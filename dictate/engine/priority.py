@@ -1,5 +1,5 @@
-"""A re-entrant lock where urgent holders go first: a dictation waits for at most the file
-window already on the engine, never for the rest of the file's queue."""
+"""A re-entrant lock where urgent holders go first: a dictation waits for at most the step of
+file work already on the engine (long work steps aside between steps), never for the file."""
 
 from __future__ import annotations
 
@@ -47,3 +47,19 @@ class PriorityLock:
                 if self._depth == 0:
                     self._owner = None
                     self._cond.notify_all()
+
+    def step_aside(self) -> bool:
+        """Called by the holder between steps of long work: if urgent callers wait, let them
+        run now and take the lock back afterwards (at the same depth). True if it stepped
+        aside. The holder's own state must stay valid meanwhile (it is only paused)."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner != me or not self._urgent_waiting:
+                return False
+            depth = self._depth
+            self._owner, self._depth = None, 0
+            self._cond.notify_all()
+            while self._owner is not None or self._urgent_waiting:
+                self._cond.wait()
+            self._owner, self._depth = me, depth
+        return True

@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
 from dictate.engine import device as devices
-from dictate.engine import loading
+from dictate.engine import inference, loading
 from dictate.engine.longform import cut_point, speakable
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.priority import PriorityLock
@@ -30,10 +30,20 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
-# Even fast speech stays under ~6 tokens/s; a budget that grows with the clip stops a decoder
-# that has fallen into a repetition loop long before Whisper's 448-token limit.
-TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
 Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A ≤30 s piece of a long recording, cut at a pause, and the gate's regions in it."""
+
+    audio: np.ndarray
+    offset: float  # seconds from the start of the recording
+    regions: list[tuple[float, float]]
+
+    @property
+    def end(self) -> float:
+        return self.offset + self.audio.size / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,28 @@ class Engine:
         done so far; setting `cancel` stops at the next window with `Cancelled`.
         """
         options = options or TranscribeOptions()
+        batch = self._windows_per_batch(options)
+        pending: list[_Window] = []
+        for window in self._windows(blocks, options, cancel):
+            if window.regions:
+                pending.append(window)
+            if len(pending) >= batch:
+                yield from self._decode_windows(pending, options, cancel, urgent)
+                pending = []
+            if on_progress and not pending:
+                on_progress(window.end)
+        if pending:
+            yield from self._decode_windows(pending, options, cancel, urgent)
+            if on_progress:
+                on_progress(pending[-1].end)
+
+    def _windows(
+        self,
+        blocks: Iterable[np.ndarray],
+        options: TranscribeOptions,
+        cancel: threading.Event | None,
+    ) -> Iterator[_Window]:
+        """The stream cut into ≤30 s windows at pauses, with the gate's regions of each."""
         window = int(WINDOW_S * SAMPLE_RATE)
         buffer = np.zeros(0, dtype=np.float32)
         offset = 0.0  # seconds from the start of the audio to buffer[0]
@@ -268,27 +300,65 @@ class Engine:
             )
             n = round(cut * SAMPLE_RATE)
             chunk_regions = [(s, min(e, cut)) for s, e in regions if s < cut]
-            if chunk_regions:
-                yield from self._window_segments(
-                    buffer[:n], offset, chunk_regions, options, urgent=urgent
-                )
+            yield _Window(buffer[:n], offset, chunk_regions)
             buffer = buffer[n:]
             offset += n / SAMPLE_RATE
-            if on_progress:
-                on_progress(offset)
 
-    def _window_segments(
+    def _windows_per_batch(self, options: TranscribeOptions) -> int:
+        """How many windows to decode together: `options.file_batch` where the lean decoder
+        does what is asked (greedy, timestamps), else one at a time through generate()."""
+        if options.file_batch <= 1 or self._model is None:
+            return 1
+        kwargs = self._generate_kwargs(options, True, inference.MAX_TOKENS)
+        return options.file_batch if inference.greedy_plan(self._model, options, kwargs) else 1
+
+    def _decode_windows(
         self,
-        audio: np.ndarray,
-        offset: float,
-        regions: list[tuple[float, float]],
+        windows: list[_Window],
         options: TranscribeOptions,
-        urgent: bool = False,
+        cancel: threading.Event | None,
+        urgent: bool,
     ) -> Iterator[Segment]:
-        """Transcribe one ≤30 s window with timestamps; segments shifted by `offset`."""
-        tokens = self._run(
-            lambda: self._infer(audio, options, Timings(), timestamps=True), urgent=urgent
-        )
+        """Windows with speech → their segments, in order; several windows are decoded
+        together as one batch (one pass over the decoder's weights per token for all)."""
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("transcription cancelled")
+        if len(windows) == 1:
+            w = windows[0]
+            rows = [
+                self._run(
+                    lambda: self._infer(w.audio, options, Timings(), timestamps=True),
+                    urgent=urgent,
+                )
+            ]
+        else:
+            kwargs = self._generate_kwargs(options, True, inference.MAX_TOKENS)
+            choice = self._choice
+
+            def between_steps() -> None:  # a cancel or a dictation need not wait for the batch
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("transcription cancelled")
+                self._lock.step_aside()
+
+            one = inference.Pass(
+                self._model,
+                self._processor,
+                choice.device,
+                choice.dtype,
+                between_steps=between_steps,
+            )
+            clips = [w.audio for w in windows]
+            rows = self._run(
+                lambda: one.run_batch(clips, options, kwargs, Timings()), urgent=urgent
+            )
+        for w, tokens in zip(windows, rows, strict=True):
+            yield from self._segments(tokens, w, options)
+
+    def _segments(
+        self, tokens: list[int], window: _Window, options: TranscribeOptions
+    ) -> Iterator[Segment]:
+        """One window's tokens (with timestamp tokens) → segments shifted by its offset."""
+        audio, offset, regions = window.audio, window.offset, window.regions
         tokenizer = self._processor.tokenizer
         duration = audio.size / SAMPLE_RATE
         decoded = tokenizer.decode(tokens, skip_special_tokens=True, output_offsets=True)
@@ -334,34 +404,14 @@ class Engine:
         timestamps: bool = False,
         max_new_tokens: int | None = None,
     ) -> list[int]:
-        """features → encoder → decoding for one ≤30 s clip; fills `timings`; returns token ids."""
+        """features → encoder → decoding for one ≤30 s clip; fills `timings`; returns token ids
+        (see `inference.Pass`: the lean greedy path for plain dictation, else generate())."""
+        if max_new_tokens is None:
+            max_new_tokens = inference.tokens_for(audio.size / SAMPLE_RATE)
+        kwargs = self._generate_kwargs(options, timestamps, max_new_tokens)
         choice = self._choice
-        sync = torch.cuda.synchronize if choice.kind == "cuda" else (lambda: None)
-        with torch.inference_mode():
-            t0 = time.perf_counter()
-            features = self._processor.feature_extractor(
-                audio, sampling_rate=SAMPLE_RATE, return_tensors="pt"
-            ).input_features.to(choice.device, choice.dtype)
-            sync()
-            timings.features_ms = _ms(t0)
-
-            t0 = time.perf_counter()
-            encoded = self._model.get_encoder()(features)
-            sync()
-            timings.encoder_ms = _ms(t0)
-
-            t0 = time.perf_counter()
-            if max_new_tokens is None:
-                seconds = audio.size / SAMPLE_RATE
-                max_new_tokens = min(MAX_TOKENS, MIN_TOKENS + int(TOKENS_PER_S * seconds))
-            out = self._model.generate(
-                encoder_outputs=encoded,
-                **self._generate_kwargs(options, timestamps, max_new_tokens),
-            )
-            sync()
-            timings.decoding_ms = _ms(t0)
-        sequence = out.sequences if hasattr(out, "sequences") else out
-        return sequence[0].tolist()
+        one = inference.Pass(self._model, self._processor, choice.device, choice.dtype)
+        return one.run(audio, options, kwargs, timings)
 
     def _generate_kwargs(
         self, options: TranscribeOptions, timestamps: bool, max_new_tokens: int

@@ -94,7 +94,8 @@ def make_panel(qtbot) -> Iterator[Callable[..., FilesPanel]]:
 
 @pytest.fixture
 def random_panel(make_panel, random_engine) -> FilesPanel:
-    return make_panel(lambda: random_engine, TranscribeOptions(use_gate=False))
+    # A window at a time, so progress moves in window steps (batches move it once per batch).
+    return make_panel(lambda: random_engine, TranscribeOptions(use_gate=False, file_batch=1))
 
 
 @pytest.fixture

@@ -1,0 +1,407 @@
+"""Greedy decoding for Whisper without `generate()`: the same tokens, a fraction of the overhead.
+
+`generate()` spends most of a short dictation's decoding time on its own machinery (input
+preparation, cache objects, logits-processor lists, stopping criteria) rather than on the
+decoder. This loop runs the model's own decoder modules, in the same order and with the same
+operations as transformers does, so the logits (and therefore the tokens) are the same, and
+applies the generation config's suppress / begin-suppress tokens as `generate()` does; with
+timestamps (files) it applies transformers' own `WhisperTimeStampLogitsProcessor`. Several
+clips can be decoded together as one batch (`decode_batch`), each row the tokens it gets alone.
+
+On the CPU the output projection (vocabulary × d_model, 80 MB in fp32 for tiny.en) is most of the
+per-token time: it is bound by memory bandwidth. `ScreenedHead` reads an int8 copy instead
+(a quarter of the bytes) to find the few tokens that can still be the arg-max, with a proven bound
+on the int8 error, and computes those candidates' logits exactly in fp32. Any doubt (too many
+candidates, a near-tie) falls back to the full fp32 product, so the arg-max is the fp32 one.
+
+The decoder's layers are bandwidth-bound too; `decode(..., int8=True)` runs them from an int8
+copy (torch.ao dynamic quantisation). That one is not exact: its tokens are those of generate()
+on a quantised decoder. It is an option the engine takes on the CPU because it measured the
+same word error rate (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dictate.engine import int8 as int8_copies
+
+# Above this many candidates the screen saves nothing: compute every logit in fp32.
+MAX_CANDIDATES = 256
+# Two exact logits closer than this (relative) are a near-tie: the subset product and the full
+# product round differently, so the full product (the one generate() computes) decides.
+TIE_RTOL = 1e-4
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What to decode: the forced prefix and the generation config's token rules."""
+
+    prefix: tuple[int, ...]  # [<|startofprev|> prompt...] <|startoftranscript|> [lang task] ...
+    eos: tuple[int, ...]
+    max_new_tokens: int
+    suppress: tuple[int, ...] = ()
+    begin_suppress: tuple[int, ...] = ()
+    timestamps: bool = False  # timestamp tokens, by transformers' own Whisper rules
+
+
+class ScreenedHead:
+    """The output projection's arg-max, found through an int8 screen and checked in fp32.
+
+    For each row i of the weight W, the int8 copy Q_i with scale s_i has a known error
+    e_i = W_i − s_i·Q_i. The hidden state x is rounded to int8 too (step s_x, remainder r), and
+    the int32 product gives approx_i = s_i·s_x·(Q_i·x_q). By Cauchy–Schwarz
+    |W_i·x − approx_i| ≤ ‖e_i‖·‖x‖ + ‖s_i·Q_i‖·‖r‖ (plus fp32 rounding of W_i·x itself), so only
+    tokens whose upper bound reaches the best lower bound can be the arg-max.
+    """
+
+    def __init__(self, weight: torch.Tensor, rows: int = 4096) -> None:
+        w = weight.detach().to(torch.float32)
+        self.weight = w
+        vocab, n = w.shape
+        self.q = torch.empty(vocab, n, dtype=torch.int8)
+        self.scale = torch.empty(vocab)
+        self.err_x = torch.empty(vocab)
+        self.err_r = torch.empty(vocab)
+        # fp32 dot products of length n are within ~n·2⁻²⁴·‖W_i‖·‖x‖ of the exact value: that
+        # rounding (in generate()'s own product) is part of the bound, doubled for safety.
+        rounding = 2.0 * n * 2.0**-24
+        for start in range(0, vocab, rows):  # in slices: float64 copies of a large head are big
+            part = w[start : start + rows].to(torch.float64)
+            scale = (part.abs().amax(dim=1) / 127.0).clamp_min(1e-30)
+            q = torch.round(part / scale[:, None]).clamp_(-127, 127)
+            deq = q * scale[:, None]
+            end = start + part.shape[0]
+            self.q[start:end] = q.to(torch.int8)
+            self.scale[start:end] = scale.to(torch.float32)
+            self.err_x[start:end] = ((part - deq).norm(dim=1) + rounding * part.norm(dim=1)).float()
+            self.err_r[start:end] = deq.norm(dim=1).float()
+        self.screened = 0
+        self.fallbacks = 0
+
+    def bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(approx, bound): int8 estimates of W·x and how far the fp32 W·x can be from them."""
+        s_x = float(x.abs().max()) / 127.0
+        xq = torch.round(x / s_x).clamp_(-127, 127)
+        r = x - xq * s_x
+        acc = torch._int_mm(xq.to(torch.int8)[None, :], self.q.t())[0]
+        approx = acc.to(torch.float32) * (self.scale * s_x)
+        bound = self.err_x * float(x.norm()) + self.err_r * float(r.norm())
+        bound += 1e-6 * approx.abs() + 1e-6  # the scaling of approx, rounded in fp32
+        return approx, bound
+
+    def argmax(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
+        """arg-max over the vocabulary of W·x (x: [d_model] fp32), `banned` ids excluded."""
+        if not bool(x.abs().max() > 0) or not bool(torch.isfinite(x).all()):
+            return self._full(x, banned)
+        approx, bound = self.bounds(x)
+        if banned is not None:
+            approx[banned] = float("-inf")
+        low = float((approx - bound).max())
+        candidates = torch.nonzero(approx + bound >= low).flatten()
+        if candidates.numel() > MAX_CANDIDATES:
+            return self._full(x, banned)
+        exact = F.linear(x, self.weight[candidates])
+        if candidates.numel() > 1:
+            top = torch.topk(exact, 2)
+            best, second = float(top.values[0]), float(top.values[1])
+            if best - second <= TIE_RTOL * max(abs(best), 1.0):
+                return self._full(x, banned)
+        self.screened += 1
+        return int(candidates[int(torch.argmax(exact))])
+
+    def _full(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
+        self.fallbacks += 1
+        logits = F.linear(x, self.weight)
+        if banned is not None:
+            logits[banned] = float("-inf")
+        return int(torch.argmax(logits))
+
+
+def _can_screen(weight: object) -> bool:
+    # A quantised output layer (torch.ao dynamic quantisation) has no float weight to screen.
+    if not isinstance(weight, torch.Tensor):
+        return False
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return False
+    try:  # int8 × int8 → int32 on the CPU (torch ≥ 2.2 on x86 and arm64)
+        torch._int_mm(torch.ones(1, 32, dtype=torch.int8), torch.ones(32, 8, dtype=torch.int8))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return True
+
+
+class GreedyDecoder:
+    """Greedy decoding with a KV cache over a `WhisperForConditionalGeneration`'s decoder."""
+
+    def __init__(self, model: torch.nn.Module, *, screen: bool | None = None) -> None:
+        self.model = model
+        self.decoder = model.model.decoder
+        self._screen = screen
+        self._head: ScreenedHead | None = None
+        self._int8: torch.nn.ModuleList | bool | None = None
+        self._banned_cache: dict[tuple[int, ...], torch.Tensor] = {}
+
+    @property
+    def head(self) -> ScreenedHead | None:
+        """The int8-screened output projection, where it helps (fp32 on the CPU), built once."""
+        if self._head is None and self._screen is not False:
+            weight = getattr(self.model.proj_out, "weight", None)
+            if _can_screen(weight):
+                self._head = ScreenedHead(weight)
+                int8_copies.give_back_freed_memory()  # its float64 work arrays
+            else:
+                self._screen = False
+        return self._head
+
+    def int8_layers(self) -> torch.nn.ModuleList | None:
+        """The decoder's layers with int8 weights (`int8.layers_copy`), built once; None where
+        int8 does not apply."""
+        if self._int8 is None:
+            self._int8 = int8_copies.layers_copy(self.decoder.layers) or False
+        return self._int8 or None
+
+    def decode(
+        self, encoded: torch.Tensor, plan: DecodePlan, *, screen: bool = True, int8: bool = False
+    ) -> list[int]:
+        """Token ids after the prefix, without the end-of-text token (as `generate()` returns).
+
+        `screen=False` computes every logit in fp32 (the int8 screen gives the same tokens).
+        `int8=True` runs the decoder's layers with int8 weights (CPU only): the tokens are then
+        those of generate() on a dynamically quantised decoder, not on the fp32 one.
+
+        With `int8` the loop runs on one intra-op thread: each token is a chain of small
+        matrix-vector products, too small to split, and with a second thread every one of them
+        waits for the slower core; with another process busy on this 2-core machine, two
+        threads made decoding 3–4× slower (one thread: ~10 % slower when the machine is idle).
+        """
+        return self.decode_batch(encoded, plan, [plan.max_new_tokens], screen=screen, int8=int8)[0]
+
+    def decode_batch(
+        self,
+        encoded: torch.Tensor,
+        plan: DecodePlan,
+        limits: Sequence[int],
+        *,
+        screen: bool = True,
+        int8: bool = False,
+        between_steps: Callable[[], object] | None = None,
+    ) -> list[list[int]]:
+        """`decode` for a batch of encoder outputs ([B, positions, d_model], one window length)
+        with the same prefix; row i stops at end-of-text or after `limits[i]` tokens.
+
+        The rows advance in step, so one pass over the decoder's weights serves all of them:
+        on a CPU, where those passes are bound by memory bandwidth, B rows cost little more
+        than one (the file path batches its 30 s windows this way). `between_steps` is called
+        after every token step (the engine lets a waiting dictation in there)."""
+        if encoded.device.type != "cpu" or not int8:
+            # fp32 stays on the caller's threads: another thread count sums in another order,
+            # and the tokens would no longer be generate()'s in a near-tie.
+            return self._decode(encoded, plan, limits, screen, int8, between_steps)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._decode(encoded, plan, limits, screen, int8, between_steps)
+        finally:
+            torch.set_num_threads(threads)
+
+    @torch.inference_mode()
+    def _decode(
+        self,
+        encoded: torch.Tensor,
+        plan: DecodePlan,
+        limits: Sequence[int],
+        screen: bool,
+        int8: bool,
+        between_steps: Callable[[], object] | None = None,
+    ) -> list[list[int]]:
+        dec = self.decoder
+        rows = encoded.shape[0]
+        if len(limits) != rows:
+            raise ValueError(f"{len(limits)} token limits for {rows} rows")
+        # The screen reads one hidden state at a time and knows only the arg-max; a batch's
+        # logits are one matrix product, and timestamp rules need every logit.
+        head = self.head if screen and rows == 1 and not plan.timestamps else None
+        rules = timestamp_rules(self.model.generation_config, plan) if plan.timestamps else None
+        layers = (self.int8_layers() if int8 else None) or dec.layers
+        device = encoded.device
+        cross = [self._cross_kv(layer, encoded) for layer in layers]
+        selfkv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(layers)
+        ids = torch.tensor([plan.prefix] * rows, dtype=torch.long, device=device)
+        history = ids  # what the timestamp rules read: prefix and every token so far
+        room = dec.max_target_positions - len(plan.prefix)
+        caps = [max(0, min(limit, room)) for limit in limits]
+        banned_always = self._banned(plan.suppress, device)
+        banned_first = self._banned(plan.suppress + plan.begin_suppress, device)
+        out: list[list[int]] = [[] for _ in range(rows)]
+        live = [cap > 0 for cap in caps]
+        pos = 0
+        step = 0
+        while any(live):
+            hidden = self._forward(layers, ids, pos, selfkv, cross)
+            pos += ids.shape[1]
+            banned = banned_first if step == 0 else banned_always
+            if head is None:
+                logits = self.model.proj_out(hidden)[:, -1].to(torch.float32)
+                if banned is not None:
+                    logits[:, banned] = float("-inf")
+                if rules is not None:
+                    logits = rules(history, logits)
+                tokens = torch.argmax(logits, dim=-1).tolist()
+            else:
+                tokens = [head.argmax(hidden[0, -1].to(torch.float32), banned)]
+            step += 1
+            for i, token in enumerate(tokens):
+                if not live[i]:
+                    continue
+                if token in plan.eos:
+                    live[i] = False
+                    continue
+                out[i].append(token)
+                live[i] = len(out[i]) < caps[i]
+            # A finished row keeps stepping with the others (its tokens are not kept).
+            ids = torch.tensor([[t] for t in tokens], dtype=torch.long, device=device)
+            if rules is not None:
+                history = torch.cat([history, ids], dim=1)
+            if between_steps is not None:
+                between_steps()
+        return out
+
+    def _banned(self, tokens: Sequence[int], device: torch.device) -> torch.Tensor | None:
+        key = tuple(sorted(set(tokens)))
+        if not key:
+            return None
+        found = self._banned_cache.get(key)
+        if found is None or found.device != device:
+            found = torch.tensor(key, dtype=torch.long, device=device)
+            self._banned_cache[key] = found
+        return found
+
+    @staticmethod
+    def _heads(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], -1, attn.head_dim).transpose(1, 2).contiguous()
+
+    def _cross_kv(
+        self, layer: torch.nn.Module, encoded: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        attn = layer.encoder_attn
+        return self._heads(attn, attn.k_proj(encoded)), self._heads(attn, attn.v_proj(encoded))
+
+    def _forward(
+        self,
+        layers: torch.nn.ModuleList,
+        ids: torch.Tensor,
+        pos: int,
+        selfkv: list[tuple[torch.Tensor, torch.Tensor] | None],
+        cross: list[tuple[torch.Tensor, torch.Tensor]],
+    ) -> torch.Tensor:
+        """The decoder over `ids` at positions pos…; appends to `selfkv`; returns the hidden."""
+        dec = self.decoder
+        b, n = ids.shape
+        h = dec.embed_tokens(ids) + dec.embed_positions.weight[pos : pos + n][None]
+        for i, layer in enumerate(layers):
+            # Self-attention (causal over the prefix; one new query afterwards).
+            attn = layer.self_attn
+            x = layer.self_attn_layer_norm(h)
+            q = self._heads(attn, attn.q_proj(x) * attn.scaling)
+            k = self._heads(attn, attn.k_proj(x))
+            v = self._heads(attn, attn.v_proj(x))
+            past = selfkv[i]
+            if past is not None:
+                k = torch.cat([past[0], k], dim=-2)
+                v = torch.cat([past[1], v], dim=-2)
+            selfkv[i] = (k, v)
+            a = F.scaled_dot_product_attention(q, k, v, scale=1.0, is_causal=n > 1)
+            h = h + attn.out_proj(a.transpose(1, 2).contiguous().reshape(b, n, -1))
+            # Cross-attention over the encoder output.
+            attn = layer.encoder_attn
+            x = layer.encoder_attn_layer_norm(h)
+            q = self._heads(attn, attn.q_proj(x) * attn.scaling)
+            a = F.scaled_dot_product_attention(q, cross[i][0], cross[i][1], scale=1.0)
+            h = h + attn.out_proj(a.transpose(1, 2).contiguous().reshape(b, n, -1))
+            # Feed-forward.
+            x = layer.final_layer_norm(h)
+            h = h + layer.fc2(layer.activation_fn(layer.fc1(x)))
+        return dec.layer_norm(h)
+
+
+def decoder_for(model: torch.nn.Module) -> GreedyDecoder:
+    """The model's greedy decoder, built once and kept with the model (freed with it)."""
+    found = getattr(model, "_dictate_greedy", None)
+    if found is None:
+        found = GreedyDecoder(model)
+        object.__setattr__(model, "_dictate_greedy", found)  # a plain attribute, not a module
+    return found
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """Whether `model` is a Whisper encoder–decoder this loop knows how to run."""
+    decoder = getattr(getattr(model, "model", None), "decoder", None)
+    return (
+        decoder is not None
+        and hasattr(model, "proj_out")
+        and hasattr(decoder, "embed_positions")
+        and all(hasattr(layer, "encoder_attn") for layer in decoder.layers)
+        and not model.training
+    )
+
+
+def init_tokens(config, language: str | None, timestamps: bool = False) -> tuple[int, ...] | None:
+    """The tokens `generate()` forces before the text: <|startoftranscript|> [<|lang|>
+    <|transcribe|>] and, without timestamps, <|notimestamps|>. None where generate() would have
+    to decide (a multilingual model and no language: it detects one)."""
+    start = getattr(config, "decoder_start_token_id", None)
+    no_timestamps = getattr(config, "no_timestamps_token_id", None)
+    if start is None or no_timestamps is None:
+        return None
+    tail = () if timestamps else (no_timestamps,)
+    if not getattr(config, "is_multilingual", False):
+        return (start, *tail)
+    lang_to_id = getattr(config, "lang_to_id", None) or {}
+    task_to_id = getattr(config, "task_to_id", None) or {}
+    if language is None or "transcribe" not in task_to_id:
+        return None
+    lang = language_token(language)
+    if lang not in lang_to_id:
+        return None
+    return (start, lang_to_id[lang], task_to_id["transcribe"], *tail)
+
+
+def language_token(language: str) -> str:
+    """ "de", "german", "<|de|>" → "<|de|>" (as generate() reads its `language`)."""
+    from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+
+    lang = language.strip().lower()
+    if lang.startswith("<|"):
+        return lang
+    return f"<|{TO_LANGUAGE_CODE.get(lang, lang)}|>"
+
+
+def plan_for(
+    config, prefix: tuple[int, ...], max_new_tokens: int, timestamps: bool = False
+) -> DecodePlan | None:
+    """The generation config's rules around `prefix` (None if it has no end-of-text token)."""
+    eos = getattr(config, "eos_token_id", None)
+    if eos is None:
+        return None
+    return DecodePlan(
+        prefix=prefix,
+        eos=tuple(eos) if isinstance(eos, (list, tuple)) else (eos,),
+        max_new_tokens=max_new_tokens,
+        suppress=tuple(getattr(config, "suppress_tokens", None) or ()),
+        begin_suppress=tuple(getattr(config, "begin_suppress_tokens", None) or ()),
+        timestamps=timestamps,
+    )
+
+
+def timestamp_rules(config, plan: DecodePlan):
+    """transformers' own `WhisperTimeStampLogitsProcessor`, as generate() builds it: timestamps
+    in pairs and never going back, the first one early, and a timestamp whenever timestamps
+    together are likelier than any word. Called as rules(ids so far, logits) → logits."""
+    from transformers.generation.logits_process import WhisperTimeStampLogitsProcessor
+
+    return WhisperTimeStampLogitsProcessor(config, begin_index=len(plan.prefix))

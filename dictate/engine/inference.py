@@ -1,0 +1,241 @@
+"""One pass of a loaded Whisper over a ≤30 s clip: features → encoder → decoding, timed.
+
+Plain greedy dictation (the default) takes the lean path: the greedy loop without generate()
+(`greedy`) and, on the CPU, an encoder window of clip + margin (`window`) and int8 copies of the
+encoder and decoder layers (`int8`); a short-window result that looks broken is redone on the
+full window. File windows (timestamps) take the lean loop on the fp32 model, several at a time
+(`Pass.run_batch`). Beam search, temperature fallback, an assistant model, language detection
+and timestamps after a vocabulary prompt go through `generate()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from dictate.engine import greedy, int8
+from dictate.engine import window as win
+from dictate.engine.options import TranscribeOptions
+from dictate.transcript import Timings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
+
+
+@dataclass
+class Pass:
+    """What one pass needs: the model, its processor and where it runs."""
+
+    model: Any  # WhisperForConditionalGeneration
+    processor: Any  # WhisperProcessor
+    device: str
+    dtype: torch.dtype
+    # Called between steps of batched (file) work: the engine lets a waiting dictation in.
+    between_steps: Callable[[], object] | None = None
+
+    def sync(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def run(
+        self, audio: np.ndarray, options: TranscribeOptions, kwargs: dict, timings: Timings
+    ) -> list[int]:
+        """Token ids for `audio`, decoded as `kwargs` (generate()'s arguments) ask."""
+        # A retry (after a GPU failure) starts again: the stage times are this attempt's.
+        timings.features_ms = timings.encoder_ms = timings.decoding_ms = 0.0
+        plan = greedy_plan(self.model, options, kwargs)
+        with torch.inference_mode():
+
+            def decode(encoded: torch.Tensor) -> list[int]:
+                if plan is not None:
+                    return self.decode_greedy(encoded, plan, options, timings, quantise)
+                return self.decode_generate(encoded, kwargs, timings)
+
+            # int8 copies (see int8.py): where _may_quantise allows them.
+            quantise = plan is not None and _may_quantise(plan, kwargs)
+            encoder = int8.encoder_for(self.model) if quantise and options.int8_encoder else None
+            seconds = audio.size / SAMPLE_RATE
+            span = win.window_seconds(seconds) if self.short_window(options, kwargs, plan) else None
+            tokens = decode(self.encode(audio, span or win.FULL_WINDOW_S, timings, encoder))
+            if span is not None and span < win.FULL_WINDOW_S:
+                text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
+                why = win.looks_broken(tokens, text, seconds, kwargs["max_new_tokens"])
+                if why:
+                    log.info("%.0f s window: %s; redoing it on the full window", span, why)
+                    tokens = decode(self.encode(audio, win.FULL_WINDOW_S, timings, encoder))
+            return tokens
+
+    def run_batch(
+        self, clips: list[np.ndarray], options: TranscribeOptions, kwargs: dict, timings: Timings
+    ) -> list[list[int]]:
+        """Token ids for each clip, decoded together (the lean greedy path only: the caller
+        checks `greedy_plan` first). The clips share one encoder window, long enough for the
+        longest; a row whose result looks broken is redone alone on the full window."""
+        plan = greedy_plan(self.model, options, kwargs)
+        if plan is None:
+            raise ValueError("batched decoding is plain greedy decoding only")
+        timings.features_ms = timings.encoder_ms = timings.decoding_ms = 0.0
+        quantise = _may_quantise(plan, kwargs)
+        seconds = [clip.size / SAMPLE_RATE for clip in clips]
+        limits = [min(kwargs["max_new_tokens"], tokens_for(s)) for s in seconds]
+        with torch.inference_mode():
+            encoder = int8.encoder_for(self.model) if quantise and options.int8_encoder else None
+            short = self.short_window(options, kwargs, plan)
+            span = win.window_seconds(max(seconds)) if short else win.FULL_WINDOW_S
+            t0 = time.perf_counter()
+            feats = torch.cat(
+                [win.features(self.processor.feature_extractor, c, span) for c in clips]
+            )
+            feats = feats.to(self.device, self.dtype)
+            timings.features_ms += _ms(t0)
+            t0 = time.perf_counter()
+            # Row by row on a CPU (as fast as a batch there, and a waiting dictation gets in
+            # between rows) and always with int8 layers: dynamic quantisation scales the
+            # activations over the whole input, so in a batch a row's words would depend on its
+            # neighbours.
+            split = encoder is not None or self.device == "cpu"
+            parts = []
+            for part in feats.split(1) if split else [feats]:
+                parts.append(win.encode(encoder or self.model.get_encoder(), part))
+                if self.between_steps is not None:
+                    self.between_steps()
+            encoded = torch.cat(parts)
+            self.sync()
+            timings.encoder_ms += _ms(t0)
+            t0 = time.perf_counter()
+            rows = greedy.decoder_for(self.model).decode_batch(
+                encoded,
+                plan,
+                limits,
+                screen=options.int8_screen,
+                int8=quantise and options.int8_decoder and len(clips) == 1,
+                between_steps=self.between_steps,
+            )
+            self.sync()
+            timings.decoding_ms += _ms(t0)
+        if span >= win.FULL_WINDOW_S:
+            return rows
+        for i, tokens in enumerate(rows):
+            text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
+            why = win.looks_broken(tokens, text, seconds[i], limits[i])
+            if why:
+                log.info("%.0f s window, batch row %d: %s; redoing it alone", span, i, why)
+                redo = {**kwargs, "max_new_tokens": limits[i]}
+                rows[i] = self.run(clips[i], replace(options, short_window=False), redo, timings)
+        return rows
+
+    def short_window(
+        self, options: TranscribeOptions, kwargs: dict, plan: greedy.DecodePlan | None
+    ) -> bool:
+        """Whether this pass may use an encoder window shorter than 30 s.
+
+        Only plain greedy decoding (the lean loop, or generate() with an assistant model),
+        without a vocabulary prompt (short windows weaken it: "comfy UI" at 10–20 s, "ComfyUI"
+        at 30 s on tiny.en), and only on the CPU, where the encoder is most of the wait and
+        where it was validated (tiny.en); GPUs keep the window the models were trained on.
+        """
+        if kwargs.get("return_timestamps"):
+            return False  # timestamps count positions in Whisper's 30 s window
+        plain = plan is not None or (
+            "assistant_model" in kwargs
+            and kwargs.get("num_beams", 1) == 1
+            and "temperature" not in kwargs
+            and not kwargs.get("return_timestamps")
+        )
+        return (
+            plain
+            and options.short_window
+            and kwargs.get("prompt_ids") is None
+            and self.device == "cpu"
+        )
+
+    def encode(
+        self, audio: np.ndarray, span: float, timings: Timings, encoder: Any = None
+    ) -> torch.Tensor:
+        """Features and `encoder` (default: the model's) over a `span`-second window; adds to
+        `timings`."""
+        t0 = time.perf_counter()
+        feats = win.features(self.processor.feature_extractor, audio, span)
+        feats = feats.to(self.device, self.dtype)
+        self.sync()
+        timings.features_ms += _ms(t0)
+        t0 = time.perf_counter()
+        encoded = win.encode(encoder or self.model.get_encoder(), feats)
+        self.sync()
+        timings.encoder_ms += _ms(t0)
+        return encoded
+
+    def decode_generate(self, encoded: torch.Tensor, kwargs: dict, timings: Timings) -> list[int]:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        t0 = time.perf_counter()
+        out = self.model.generate(
+            encoder_outputs=BaseModelOutput(last_hidden_state=encoded), **kwargs
+        )
+        self.sync()
+        timings.decoding_ms += _ms(t0)
+        sequence = out.sequences if hasattr(out, "sequences") else out
+        return sequence[0].tolist()
+
+    def decode_greedy(
+        self,
+        encoded: torch.Tensor,
+        plan: greedy.DecodePlan,
+        options: TranscribeOptions,
+        timings: Timings,
+        quantise: bool = True,
+    ) -> list[int]:
+        t0 = time.perf_counter()
+        tokens = greedy.decoder_for(self.model).decode(
+            encoded, plan, screen=options.int8_screen, int8=quantise and options.int8_decoder
+        )
+        self.sync()
+        timings.decoding_ms += _ms(t0)
+        return tokens
+
+
+def greedy_plan(model: Any, options: TranscribeOptions, kwargs: dict) -> greedy.DecodePlan | None:
+    """The lean decoder's plan for these generate() arguments; None where only generate() does
+    what is asked (beams, sampling fallback, an assistant, language detection, timestamps
+    after a vocabulary prompt)."""
+    timestamps = bool(kwargs.get("return_timestamps"))
+    prompt = kwargs.get("prompt_ids")
+    if (
+        not options.lean_decoding
+        or kwargs.get("num_beams", 1) > 1
+        or "temperature" in kwargs
+        or "assistant_model" in kwargs
+        or (timestamps and prompt is not None)
+        or not greedy.supports(model)
+    ):
+        return None
+    init = greedy.init_tokens(model.generation_config, kwargs.get("language"), timestamps)
+    if init is None:
+        return None
+    prefix = (tuple(prompt.tolist()) if prompt is not None else ()) + init
+    return greedy.plan_for(model.generation_config, prefix, kwargs["max_new_tokens"], timestamps)
+
+
+def _may_quantise(plan: greedy.DecodePlan, kwargs: dict) -> bool:
+    """Whether the int8 layers may serve this pass: plain greedy dictation on the CPU only, not
+    with a vocabulary prompt (they weaken it as short windows do: "comfy UI" for "ComfyUI" on
+    tiny.en) and not for files (timestamps): those get the fp32 model, so their tokens are
+    generate()'s own (the int8 encoder cost words on the file benchmark)."""
+    return kwargs.get("prompt_ids") is None and not plan.timestamps
+
+
+def tokens_for(seconds: float) -> int:
+    """A clip's token budget: room for fast speech, and a bound on a decoder that loops."""
+    return min(MAX_TOKENS, MIN_TOKENS + int(TOKENS_PER_S * seconds))
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
