@@ -4,7 +4,7 @@
 Each script runs in its own process (fresh memory, no state carried between them) with
 `--write-readme`; then the summary of the targets is written from what they measured, here
 and in the top-level README's Performance section. About
-15 minutes on a 2-core CPU; close other CPU-heavy jobs first, since they move every figure.
+27 minutes on a 2-core CPU; close other CPU-heavy jobs first, since they move every figure.
 
     python benchmarks/run_all.py [--runs 5] [--only engine_latency files ...] [--no-readme]
 """
