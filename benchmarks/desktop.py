@@ -7,9 +7,7 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,29 +20,6 @@ TOOLS = ("Xvfb", "xdpyinfo", "xdotool", "xclip", "pulseaudio", "paplay")
 
 def missing_tools() -> list[str]:
     return [t for t in TOOLS if shutil.which(t) is None]
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    number = next(
-        n
-        for n in range(160, 260)
-        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists()
-    )
-    display = f":{number}"
-    # -noreset: without it a few connections in a thousand fail (see tests/desktop/conftest.py).
-    server = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = {**os.environ, "DISPLAY": display}
-    deadline = time.monotonic() + 10
-    while subprocess.run(["xdpyinfo"], env=env, capture_output=True).returncode != 0:
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError(f"Xvfb {display} did not start")
-        time.sleep(0.1)
-    return server, display
 
 
 @dataclass
@@ -67,7 +42,9 @@ def session(settings: dict[str, Any]) -> Iterator[Session]:
     root = Path(tempfile.mkdtemp(prefix="dictate-bench-"))
     runtime = root / "pulse"
     runtime.mkdir(mode=0o700)
-    xvfb, display = start_xvfb()
+    from tests.desktop import xvfb as x_server
+
+    xvfb, display = x_server.start(160)
     mic = VirtualMic(runtime)
     try:
         mic.start()

@@ -8,6 +8,7 @@ from transformers import GenerationConfig, WhisperConfig, WhisperForConditionalG
 from transformers.modeling_outputs import BaseModelOutput
 
 from dictate.engine import greedy
+from dictate.engine.screen import ScreenedHead
 
 SR = 16000
 
@@ -152,7 +153,7 @@ def test_multilingual_without_a_language_is_left_to_generate():
 def test_screened_head_bound_holds_and_argmax_is_exact():
     g = torch.Generator().manual_seed(3)
     weight = torch.randn(5000, 96, generator=g) * torch.rand(5000, 1, generator=g)
-    head = greedy.ScreenedHead(weight)
+    head = ScreenedHead(weight)
     banned = torch.tensor([0, 17, 4999])
     for i in range(200):
         x = torch.randn(96, generator=g) * (10 ** (i % 5 - 2))  # tiny to large activations
@@ -167,7 +168,7 @@ def test_screened_head_bound_holds_and_argmax_is_exact():
 def test_screened_head_falls_back_on_a_tie():
     weight = torch.zeros(1000, 8)
     weight[10] = weight[20] = torch.ones(8)  # two identical rows: an exact tie
-    head = greedy.ScreenedHead(weight)
+    head = ScreenedHead(weight)
     assert head.argmax(torch.ones(8), None) == 10  # torch.argmax's first maximum
     assert head.fallbacks == 1
 

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from dictate.audio.gate import SpeechGate
 from dictate.engine import device as devices
 from dictate.engine import inference, loading
-from dictate.engine.longform import cut_point, speakable
+from dictate.engine.longform import WINDOW_S, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.priority import PriorityLock
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
@@ -29,21 +29,8 @@ from dictate.transcript import DictationResult, Segment, Timings
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-WINDOW_S = 30.0  # Whisper's input window
+
 Notice = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Window:
-    """A ≤30 s piece of a long recording, cut at a pause, and the gate's regions in it."""
-
-    audio: np.ndarray
-    offset: float  # seconds from the start of the recording
-    regions: list[tuple[float, float]]
-
-    @property
-    def end(self) -> float:
-        return self.offset + self.audio.size / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -254,8 +241,8 @@ class Engine:
         """
         options = options or TranscribeOptions()
         batch = self._windows_per_batch(options)
-        pending: list[_Window] = []
-        for window in self._windows(blocks, options, cancel):
+        pending: list[Window] = []
+        for window in windows(blocks, self._regions_for(options), cancel):
             if window.regions:
                 pending.append(window)
             if len(pending) >= batch:
@@ -268,41 +255,13 @@ class Engine:
             if on_progress:
                 on_progress(pending[-1].end)
 
-    def _windows(
-        self,
-        blocks: Iterable[np.ndarray],
-        options: TranscribeOptions,
-        cancel: threading.Event | None,
-    ) -> Iterator[_Window]:
-        """The stream cut into ≤30 s windows at pauses, with the gate's regions of each."""
-        window = int(WINDOW_S * SAMPLE_RATE)
-        buffer = np.zeros(0, dtype=np.float32)
-        offset = 0.0  # seconds from the start of the audio to buffer[0]
-        stream = iter(blocks)
-        exhausted = False
-        while not exhausted or buffer.size:
-            while not exhausted and buffer.size < window:
-                try:
-                    block = next(stream)
-                except StopIteration:
-                    exhausted = True
-                    break
-                block = np.asarray(block, dtype=np.float32).reshape(-1)
-                buffer = np.concatenate([buffer, block]) if buffer.size else block
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("transcription cancelled")
-            head = buffer[:window]
-            regions = (
-                self.gate.regions(head) if options.use_gate else [(0.0, head.size / SAMPLE_RATE)]
-            )
-            cut = cut_point(
-                regions, head.size / SAMPLE_RATE, final=exhausted and buffer.size <= window
-            )
-            n = round(cut * SAMPLE_RATE)
-            chunk_regions = [(s, min(e, cut)) for s, e in regions if s < cut]
-            yield _Window(buffer[:n], offset, chunk_regions)
-            buffer = buffer[n:]
-            offset += n / SAMPLE_RATE
+    def _regions_for(
+        self, options: TranscribeOptions
+    ) -> Callable[[np.ndarray], list[tuple[float, float]]]:
+        """Where a window's speech is: the gate's regions, or all of it without the gate."""
+        if options.use_gate:
+            return self.gate.regions
+        return lambda audio: [(0.0, audio.size / SAMPLE_RATE)]
 
     def _windows_per_batch(self, options: TranscribeOptions) -> int:
         """How many windows to decode together: `options.file_batch` where the lean decoder
@@ -314,7 +273,7 @@ class Engine:
 
     def _decode_windows(
         self,
-        windows: list[_Window],
+        windows: list[Window],
         options: TranscribeOptions,
         cancel: threading.Event | None,
         urgent: bool,
@@ -355,7 +314,7 @@ class Engine:
             yield from self._segments(tokens, w, options)
 
     def _segments(
-        self, tokens: list[int], window: _Window, options: TranscribeOptions
+        self, tokens: list[int], window: Window, options: TranscribeOptions
     ) -> Iterator[Segment]:
         """One window's tokens (with timestamp tokens) → segments shifted by its offset."""
         audio, offset, regions = window.audio, window.offset, window.regions

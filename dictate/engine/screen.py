@@ -1,0 +1,105 @@
+"""The output layer's arg-max through an int8 screen, checked in fp32 (the greedy decoder's).
+
+On the CPU the output projection (vocabulary × d_model, 80 MB in fp32 for tiny.en) is most of the
+per-token time: it is bound by memory bandwidth. `ScreenedHead` reads an int8 copy instead
+(a quarter of the bytes) to find the few tokens that can still be the arg-max, with a proven bound
+on the int8 error, and computes those candidates' logits exactly in fp32. Any doubt (too many
+candidates, a near-tie) falls back to the full fp32 product, so the arg-max is the fp32 one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Above this many candidates the screen saves nothing: compute every logit in fp32.
+MAX_CANDIDATES = 256
+# Two exact logits closer than this (relative) are a near-tie: the subset product and the full
+# product round differently, so the full product (the one generate() computes) decides.
+TIE_RTOL = 1e-4
+
+
+class ScreenedHead:
+    """The output projection's arg-max, found through an int8 screen and checked in fp32.
+
+    For each row i of the weight W, the int8 copy Q_i with scale s_i has a known error
+    e_i = W_i − s_i·Q_i. The hidden state x is rounded to int8 too (step s_x, remainder r), and
+    the int32 product gives approx_i = s_i·s_x·(Q_i·x_q). By Cauchy–Schwarz
+    |W_i·x − approx_i| ≤ ‖e_i‖·‖x‖ + ‖s_i·Q_i‖·‖r‖ (plus fp32 rounding of W_i·x itself), so only
+    tokens whose upper bound reaches the best lower bound can be the arg-max.
+    """
+
+    def __init__(self, weight: torch.Tensor, rows: int = 4096) -> None:
+        w = weight.detach().to(torch.float32)
+        self.weight = w
+        vocab, n = w.shape
+        self.q = torch.empty(vocab, n, dtype=torch.int8)
+        self.scale = torch.empty(vocab)
+        self.err_x = torch.empty(vocab)
+        self.err_r = torch.empty(vocab)
+        # fp32 dot products of length n are within ~n·2⁻²⁴·‖W_i‖·‖x‖ of the exact value: that
+        # rounding (in generate()'s own product) is part of the bound, doubled for safety.
+        rounding = 2.0 * n * 2.0**-24
+        for start in range(0, vocab, rows):  # in slices: float64 copies of a large head are big
+            part = w[start : start + rows].to(torch.float64)
+            scale = (part.abs().amax(dim=1) / 127.0).clamp_min(1e-30)
+            q = torch.round(part / scale[:, None]).clamp_(-127, 127)
+            deq = q * scale[:, None]
+            end = start + part.shape[0]
+            self.q[start:end] = q.to(torch.int8)
+            self.scale[start:end] = scale.to(torch.float32)
+            self.err_x[start:end] = ((part - deq).norm(dim=1) + rounding * part.norm(dim=1)).float()
+            self.err_r[start:end] = deq.norm(dim=1).float()
+        self.screened = 0
+        self.fallbacks = 0
+
+    def bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(approx, bound): int8 estimates of W·x and how far the fp32 W·x can be from them."""
+        s_x = float(x.abs().max()) / 127.0
+        xq = torch.round(x / s_x).clamp_(-127, 127)
+        r = x - xq * s_x
+        acc = torch._int_mm(xq.to(torch.int8)[None, :], self.q.t())[0]
+        approx = acc.to(torch.float32) * (self.scale * s_x)
+        bound = self.err_x * float(x.norm()) + self.err_r * float(r.norm())
+        bound += 1e-6 * approx.abs() + 1e-6  # the scaling of approx, rounded in fp32
+        return approx, bound
+
+    def argmax(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
+        """arg-max over the vocabulary of W·x (x: [d_model] fp32), `banned` ids excluded."""
+        if not bool(x.abs().max() > 0) or not bool(torch.isfinite(x).all()):
+            return self._full(x, banned)
+        approx, bound = self.bounds(x)
+        if banned is not None:
+            approx[banned] = float("-inf")
+        low = float((approx - bound).max())
+        candidates = torch.nonzero(approx + bound >= low).flatten()
+        if candidates.numel() > MAX_CANDIDATES:
+            return self._full(x, banned)
+        exact = F.linear(x, self.weight[candidates])
+        if candidates.numel() > 1:
+            top = torch.topk(exact, 2)
+            best, second = float(top.values[0]), float(top.values[1])
+            if best - second <= TIE_RTOL * max(abs(best), 1.0):
+                return self._full(x, banned)
+        self.screened += 1
+        return int(candidates[int(torch.argmax(exact))])
+
+    def _full(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
+        self.fallbacks += 1
+        logits = F.linear(x, self.weight)
+        if banned is not None:
+            logits[banned] = float("-inf")
+        return int(torch.argmax(logits))
+
+
+def can_screen(weight: object) -> bool:
+    # A quantised output layer (torch.ao dynamic quantisation) has no float weight to screen.
+    if not isinstance(weight, torch.Tensor):
+        return False
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return False
+    try:  # int8 × int8 → int32 on the CPU (torch ≥ 2.2 on x86 and arm64)
+        torch._int_mm(torch.ones(1, 32, dtype=torch.int8), torch.ones(32, 8, dtype=torch.int8))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return True
