@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import importlib.metadata
 import os
@@ -168,3 +169,22 @@ def log_to_stderr(started: float) -> Callable[[str], None]:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
 
     return log
+
+
+def arguments(doc: str, runs_help: str | None = None) -> argparse.ArgumentParser:
+    """A script's parser with the options every benchmark takes: --runs, --write-readme and the
+    hidden --targets (run_all.py's summary file)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=5, help=runs_help)
+    p.add_argument("--write-readme", action="store_true", help="refresh the README's results")
+    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)
+    return p
+
+
+def begin() -> tuple[float, str, Callable[[str], None]]:
+    """Start a benchmark: (its start time, the load average before, a stderr logger); the
+    environment (offline, cache folder) is prepared."""
+    started = time.perf_counter()
+    load_before = load_average()
+    prepare_environment()
+    return started, load_before, log_to_stderr(started)

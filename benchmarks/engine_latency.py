@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 from common import (
+    arguments,
+    begin,
     cell,
     command_line,
     context_lines,
-    load_average,
-    log_to_stderr,
-    prepare_environment,
     ratio_cell,
     save_targets,
     spread,
@@ -395,12 +394,9 @@ def render_ablation(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5, help="timed runs per clip and engine (default 5)")
+    p = arguments(__doc__, runs_help="timed runs per clip and engine (default 5)")
     p.add_argument("--quick", action="store_true", help="recorded clips only, no ablations")
     p.add_argument("--json", metavar="OUT", help="also write the raw samples as JSON")
-    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)  # for run_all.py
-    p.add_argument("--write-readme", action="store_true", help="refresh the README's results")
     p.add_argument("--pause", type=float, default=0.05, help="seconds idle before each call")
     args = p.parse_args(argv)
     if args.runs < 1:
@@ -410,10 +406,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    load_before = load_average()
-    prepare_environment()
-    log = log_to_stderr(started)
+    started, load_before, log = begin()
     import speech
     import torch
 

@@ -25,19 +25,17 @@ Real-time factor = processing time / audio duration (lower is faster); median (m
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from common import (
+    arguments,
+    begin,
     cell,
     command_line,
     context_lines,
-    load_average,
-    log_to_stderr,
-    prepare_environment,
     save_targets,
     target,
     write_section,
@@ -90,16 +88,10 @@ def engines(threads: int) -> list[tuple[str, TranscribeFile]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = arguments(__doc__)
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--write-readme", action="store_true")
-    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)  # for run_all.py
     args = p.parse_args(argv)
-    started = time.perf_counter()
-    load_before = load_average()
-    prepare_environment()
-    log = log_to_stderr(started)
+    started, load_before, log = begin()
     import speech
     import torch
 

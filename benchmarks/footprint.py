@@ -17,7 +17,6 @@ Memory comes from /proc/PID/status (Linux). Desktop: Xvfb + PulseAudio, as relea
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common import (
+    arguments,
+    begin,
     cell,
     command_line,
     context_lines,
-    load_average,
-    log_to_stderr,
-    prepare_environment,
     save_targets,
     target,
     write_section,
@@ -69,15 +67,9 @@ def wait_ready(sock: Path, proc: subprocess.Popen, timeout: float = 180.0) -> fl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--write-readme", action="store_true")
-    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)  # for run_all.py
+    p = arguments(__doc__)
     args = p.parse_args(argv)
-    started = time.perf_counter()
-    load_before = load_average()
-    prepare_environment()
-    log = log_to_stderr(started)
+    started, load_before, log = begin()
     import desktop
 
     if missing := desktop.missing_tools():

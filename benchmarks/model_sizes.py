@@ -15,19 +15,17 @@ architecture is measured the same way, for scale.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import time
 from collections.abc import Sequence
 
 from common import (
+    arguments,
+    begin,
     cell,
     command_line,
     context_lines,
-    load_average,
-    log_to_stderr,
-    prepare_environment,
     write_section,
 )
 
@@ -115,17 +113,11 @@ def random_model(name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5)
+    p = arguments(__doc__)
     p.add_argument("--tokens", type=int, default=20)
     p.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    p.add_argument("--write-readme", action="store_true")
-    p.add_argument("--targets", help=argparse.SUPPRESS)  # run_all.py: no target here
     args = p.parse_args(argv)
-    started = time.perf_counter()
-    load_before = load_average()
-    prepare_environment()
-    log = log_to_stderr(started)
+    started, load_before, log = begin()
     import torch
 
     from dictate.engine import greedy, window

@@ -17,18 +17,16 @@ recorder then waits for the speech gate to hear the end of speech: the "tail").
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
 
 from common import (
+    arguments,
+    begin,
     cell,
     command_line,
     context_lines,
-    load_average,
-    log_to_stderr,
-    prepare_environment,
     save_targets,
     target,
     write_section,
@@ -54,15 +52,9 @@ def wait_for_text(window, before: str, timeout: float = 30.0) -> tuple[float, st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--write-readme", action="store_true")
-    p.add_argument("--targets", metavar="OUT", help=argparse.SUPPRESS)  # for run_all.py
+    p = arguments(__doc__)
     args = p.parse_args(argv)
-    started = time.perf_counter()
-    load_before = load_average()
-    prepare_environment()
-    log = log_to_stderr(started)
+    started, load_before, log = begin()
     import desktop
 
     if missing := desktop.missing_tools():
