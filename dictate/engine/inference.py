@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,35 +76,28 @@ class Pass:
     def run_batch(
         self, clips: list[np.ndarray], options: TranscribeOptions, kwargs: dict, timings: Timings
     ) -> list[list[int]]:
-        """Token ids for each clip, decoded together (the lean greedy path only: the caller
-        checks `greedy_plan` first). The clips share one encoder window, long enough for the
-        longest; a row whose result looks broken is redone alone on the full window."""
+        """Token ids for each ≤30 s clip (a file's windows), decoded together by the lean loop
+        on the model as loaded (no int8 copies: dynamic quantisation scales activations over the
+        whole batch, so a row's words would depend on its neighbours) over Whisper's 30 s
+        window: each row gets the tokens generate() gives it alone. The caller checks
+        `greedy_plan` first."""
         plan = greedy_plan(self.model, options, kwargs)
         if plan is None:
             raise ValueError("batched decoding is plain greedy decoding only")
         timings.features_ms = timings.encoder_ms = timings.decoding_ms = 0.0
-        quantise = _may_quantise(plan, kwargs)
-        seconds = [clip.size / SAMPLE_RATE for clip in clips]
-        limits = [min(kwargs["max_new_tokens"], tokens_for(s)) for s in seconds]
+        limits = [min(kwargs["max_new_tokens"], tokens_for(c.size / SAMPLE_RATE)) for c in clips]
         with torch.inference_mode():
-            encoder = int8.encoder_for(self.model) if quantise and options.int8_encoder else None
-            short = self.short_window(options, kwargs, plan)
-            span = win.window_seconds(max(seconds)) if short else win.FULL_WINDOW_S
             t0 = time.perf_counter()
-            feats = torch.cat(
-                [win.features(self.processor.feature_extractor, c, span) for c in clips]
-            )
+            extractor = self.processor.feature_extractor
+            feats = torch.cat([win.features(extractor, c, win.FULL_WINDOW_S) for c in clips])
             feats = feats.to(self.device, self.dtype)
             timings.features_ms += _ms(t0)
             t0 = time.perf_counter()
-            # Row by row on a CPU (as fast as a batch there, and a waiting dictation gets in
-            # between rows) and always with int8 layers: dynamic quantisation scales the
-            # activations over the whole input, so in a batch a row's words would depend on its
-            # neighbours.
-            split = encoder is not None or self.device == "cpu"
+            # Row by row on a CPU: as fast as a batch there, and a waiting dictation gets in
+            # between rows.
             parts = []
-            for part in feats.split(1) if split else [feats]:
-                parts.append(win.encode(encoder or self.model.get_encoder(), part))
+            for part in feats.split(1) if self.device == "cpu" else [feats]:
+                parts.append(win.encode(self.model.get_encoder(), part))
                 if self.between_steps is not None:
                     self.between_steps()
             encoded = torch.cat(parts)
@@ -116,20 +109,10 @@ class Pass:
                 plan,
                 limits,
                 screen=options.int8_screen,
-                int8=quantise and options.int8_decoder and len(clips) == 1,
                 between_steps=self.between_steps,
             )
             self.sync()
             timings.decoding_ms += _ms(t0)
-        if span >= win.FULL_WINDOW_S:
-            return rows
-        for i, tokens in enumerate(rows):
-            text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
-            why = win.looks_broken(tokens, text, seconds[i], limits[i])
-            if why:
-                log.info("%.0f s window, batch row %d: %s; redoing it alone", span, i, why)
-                redo = {**kwargs, "max_new_tokens": limits[i]}
-                rows[i] = self.run(clips[i], replace(options, short_window=False), redo, timings)
         return rows
 
     def short_window(
@@ -148,7 +131,6 @@ class Pass:
             "assistant_model" in kwargs
             and kwargs.get("num_beams", 1) == 1
             and "temperature" not in kwargs
-            and not kwargs.get("return_timestamps")
         )
         return (
             plain
