@@ -36,6 +36,8 @@ class DictationResult:
     timings: Timings = field(default_factory=Timings)
     speech_s: float = 0.0  # seconds of speech the gate found; 0 means "no speech"
     tokens: list[int] = field(default_factory=list)
+    # Speech (seconds from the start) that gave no text after every retry (long dictations).
+    gaps: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def no_speech(self) -> bool:

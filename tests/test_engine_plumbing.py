@@ -82,7 +82,8 @@ def test_long_form_streams_windows_in_order_and_reports_progress(engine):
         segments = list(
             engine.transcribe_long(
                 iter(blocks),
-                TranscribeOptions(use_gate=False, file_batch=1),
+                # The windows alone: re-decoding skipped speech has tests of its own.
+                TranscribeOptions(use_gate=False, file_batch=1, redecode=False),
                 on_progress=seen.append,
             )
         )
@@ -107,7 +108,7 @@ def test_long_form_batches_windows_and_reports_progress_per_batch(engine, monkey
     monkeypatch.setattr(inference.Pass, "run_batch", spy)
     seen: list[float] = []
     blocks = [tone(10.0) for _ in range(10)]  # 100 s, no pauses: hard cuts at 30 s
-    options = TranscribeOptions(use_gate=False, file_batch=3)
+    options = TranscribeOptions(use_gate=False, file_batch=3, redecode=False)
     segments = list(engine.transcribe_long(iter(blocks), options, on_progress=seen.append))
     assert batches == [[30 * SR] * 3]  # the last, lone window goes through _infer
     assert seen == [90.0, 100.0]

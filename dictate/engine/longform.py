@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 
 from dictate.errors import Cancelled
+from dictate.transcript import Segment
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
@@ -98,3 +99,150 @@ def windows(
         yield Window(buffer[:n], offset, [(s, min(e, cut)) for s, e in regions if s < cut])
         buffer = buffer[n:]
         offset += n / SAMPLE_RATE
+
+
+# ---- coverage: every second of speech is accounted for ------------------------------------
+
+MIN_RETRY_S = 0.5  # a whole speech region this long with no text is decoded again
+MIN_STRETCH_S = 1.0  # and so is a stretch this long inside a region that has text elsewhere
+EDGE_S = 0.3  # slack around a segment's timestamps (tiny.en often rounds them to whole seconds)
+LEAD_S = 0.2  # a re-decode starts this far before the speech it is for, inside the pause
+MAX_ROUNDS = 12  # re-decodes per window, a bound on a decoder that keeps skipping
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Speech (by the gate) that gave no text after every retry, in seconds from the start."""
+
+    start: float
+    end: float
+
+
+# Decodes windows together: with timestamps → each window's segments (seconds from the window's
+# start, already filtered by `speakable`); without → at most one segment over the window's speech.
+Decode = Callable[[list[Window], bool], list[list[Segment]]]
+
+
+def uncovered(
+    segments: list[Segment], regions: list[tuple[float, float]]
+) -> tuple[float, float, bool] | None:
+    """The first stretch of speech that no segment accounts for: (start, end, whole region).
+
+    A whole region of ≥ MIN_RETRY_S with no overlapping segment counts, and so does a stretch of
+    ≥ MIN_STRETCH_S inside a region (Whisper wrote the start of a sentence, then jumped to the
+    window's end). Segment times get EDGE_S of slack on each side.
+    """
+    spans = sorted((s.start - EDGE_S, s.end + EDGE_S) for s in segments)
+    for a, b in regions:
+        if not any(lo < b and hi > a for lo, hi in spans):
+            if b - a >= MIN_RETRY_S:
+                return a, b, True
+            continue
+        t = a
+        for lo, hi in spans:
+            if hi <= t or lo >= b:
+                continue
+            if lo - t >= MIN_STRETCH_S:
+                return t, lo, False
+            t = max(t, hi)
+        if b - t >= MIN_STRETCH_S:
+            return t, b, False
+    return None
+
+
+def slice_window(window: Window, start: float, end: float | None = None) -> Window:
+    """The part of `window` from `start` to `end` (seconds from its start), regions clipped."""
+    end = window.audio.size / SAMPLE_RATE if end is None else end
+    a, b = round(start * SAMPLE_RATE), round(end * SAMPLE_RATE)
+    regions = [
+        (max(s, start) - start, min(e, end) - start)
+        for s, e in window.regions
+        if e > start and s < end
+    ]
+    return Window(window.audio[a:b], window.offset + a / SAMPLE_RATE, regions)
+
+
+@dataclass
+class _Track:
+    """One window being settled: what is accepted so far and what is left to decode."""
+
+    left: Window | None  # the part still to account for; None: settled
+    timestamps: bool = True
+    rounds: int = 0
+    items: list[Segment | Gap] = field(default_factory=list)
+    rest: Window | None = None  # after a no-timestamps decode: where to go on
+
+
+def _shift(segments: list[Segment], offset: float) -> list[Segment]:
+    return [Segment(round(offset + s.start, 3), round(offset + s.end, 3), s.text) for s in segments]
+
+
+def settle(
+    batch: list[Window], decode: Decode, *, redecode: bool = True
+) -> Iterator[Segment | Gap]:
+    """Decode `batch` and re-decode whatever speech its segments skipped, until every stretch of
+    speech has text or is reported as a `Gap`; yields segments and gaps in time order.
+
+    Whisper, like its own sequential `seek`, resumes from where its text stopped: the skipped
+    speech is decoded again as a window of its own that starts there (windows end in pauses, so
+    nothing after it is cut). When such a window makes no progress, the skipped speech alone is
+    decoded without timestamps; if even that gives no text, it is a gap. `redecode=False` takes
+    each window's first decode as it is (the first version's behaviour, for measuring).
+    """
+    if not redecode:
+        for window, row in zip(batch, decode(batch, True), strict=True):
+            yield from _shift(row, window.offset)
+        return
+    tracks = [_Track(w) for w in batch]
+    active = list(tracks)
+    while active:
+        for timestamps in (True, False):
+            group = [t for t in active if t.timestamps == timestamps]
+            if not group:
+                continue
+            rows = decode([t.left for t in group], timestamps)
+            for track, row in zip(group, rows, strict=True):
+                _advance(track, row)
+        active = [t for t in tracks if t.left is not None]
+    for track in tracks:
+        yield from track.items
+
+
+def _advance(track: _Track, row: list[Segment]) -> None:
+    """Take what `row` (the decode of `track.left`) accounts for; set what is left, if any."""
+    window = track.left
+    track.rounds += 1
+    if not track.timestamps:  # the skipped speech alone: text, or a gap
+        if row:
+            track.items += _shift(row[:1], window.offset)
+        elif window.regions:
+            a, b = window.regions[0][0], window.regions[-1][1]
+            if b - a >= MIN_STRETCH_S:
+                track.items.append(Gap(round(window.offset + a, 3), round(window.offset + b, 3)))
+        track.left = track.rest
+        track.timestamps = True
+        return
+    stretch = uncovered(row, window.regions)
+    if stretch is None:
+        track.items += _shift(row, window.offset)
+        track.left = None
+        return
+    start, end, whole = stretch
+    kept = [s for s in row if s.end <= start + EDGE_S]
+    track.items += _shift(kept, window.offset)
+    done = max((s.end for s in kept), default=0.0)
+    # Resume in the pause before a skipped sentence; inside a sentence, where the text stopped.
+    resume = min(max(done, start - LEAD_S), start) if whole else max(min(done, start), 0.0)
+    region_end = next((b for a, b in window.regions if a <= start < b), end)
+    if resume <= 0.05 or track.rounds >= MAX_ROUNDS:
+        # No progress from here: decode the skipped speech alone, then go on after it.
+        stop = min(region_end + LEAD_S, window.audio.size / SAMPLE_RATE)
+        track.rest = slice_window(window, stop) if stop < window.audio.size / SAMPLE_RATE else None
+        if track.rest is not None and not track.rest.regions:
+            track.rest = None
+        track.left = slice_window(window, max(0.0, start - LEAD_S), stop)
+        track.timestamps = False
+        return
+    track.left = slice_window(window, resume)
+    if not track.left.regions:
+        track.left = None

@@ -33,6 +33,13 @@ class TranscribeOptions:
     # tokens; the same tokens as generate()); one pass over the decoder's weights per token
     # serves them all. Progress moves once per batch. 1: one window at a time.
     file_batch: int = 4
+    # Long-form defences (benchmarks/README.md measures each): re-decode speech that a window's
+    # text skipped (never off in the app: it is what keeps every sentence), drop segments with
+    # more words than their speech could hold, and condition each window on the text before it
+    # (faster-whisper's default; off here: it costs the batching and measured no better).
+    redecode: bool = True
+    drop_unspeakable: bool = True
+    condition_on_previous: bool = False
 
     def with_fallback(self) -> TranscribeOptions:
         from dataclasses import replace

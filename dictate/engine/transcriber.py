@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -18,8 +18,8 @@ from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
 from dictate.engine import device as devices
-from dictate.engine import inference, loading
-from dictate.engine.longform import WINDOW_S, Window, speakable, windows
+from dictate.engine import inference, loading, longform
+from dictate.engine.longform import WINDOW_S, Gap, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.priority import PriorityLock
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
@@ -29,6 +29,7 @@ from dictate.transcript import DictationResult, Segment, Timings
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+PREVIOUS_WORDS = 100  # condition_on_previous: this many words of the text before as the prompt
 
 Notice = Callable[[str], None]
 
@@ -210,8 +211,13 @@ class Engine:
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if audio.size > WINDOW_S * SAMPLE_RATE:
             t0 = time.perf_counter()
-            text = " ".join(s.text for s in self.transcribe_long([audio], options, urgent=True))
-            return DictationResult(text, Timings(decoding_ms=_ms(t0)), audio.size / SAMPLE_RATE)
+            gaps: list[Gap] = []
+            segments = self.transcribe_long([audio], options, on_gap=gaps.append, urgent=True)
+            text = " ".join(s.text for s in segments)
+            speech_s = audio.size / SAMPLE_RATE if text or gaps else 0.0
+            result = DictationResult(text, Timings(decoding_ms=_ms(t0)), speech_s)
+            result.gaps = [(g.start, g.end) for g in gaps]
+            return result
         timings = Timings()
         speech_s = audio.size / SAMPLE_RATE
         if options.use_gate:
@@ -232,26 +238,51 @@ class Engine:
         *,
         cancel: threading.Event | None = None,
         on_progress: Callable[[float], None] | None = None,
+        on_gap: Callable[[Gap], None] | None = None,
         urgent: bool = False,
     ) -> Iterator[Segment]:
         """Audio of any length, given as a stream of 16 kHz mono blocks → segments, in order.
 
-        Memory stays bounded by one window plus one block. `on_progress` gets the seconds of audio
-        done so far; setting `cancel` stops at the next window with `Cancelled`.
+        Windows are cut at pauses, decoded a batch at a time, and whatever speech Whisper
+        skipped is decoded again (`longform.settle`); speech that still gives no text is
+        passed to `on_gap` (in time order, before the segments after it) and logged, never
+        dropped silently. Memory stays bounded by a batch of windows plus one block.
+        `on_progress` gets the seconds of audio done so far (every segment before that point
+        has been yielded); setting `cancel` stops at the next window with `Cancelled`.
         """
         options = options or TranscribeOptions()
-        batch = self._windows_per_batch(options)
+        batch = 1 if options.condition_on_previous else self._windows_per_batch(options)
+        before: list[str] = []  # the text so far, for condition_on_previous
+
+        def decode(group: list[Window], timestamps: bool) -> list[list[Segment]]:
+            opts = options
+            if options.condition_on_previous and before:
+                context = " ".join(" ".join(before).split()[-PREVIOUS_WORDS:])
+                opts = replace(options, prompt=f"{options.prompt or ''} {context}".strip())
+            return self._decode_windows(group, opts, cancel, urgent, timestamps)
+
         pending: list[Window] = []
+
+        def settle() -> Iterator[Segment]:
+            for item in longform.settle(pending, decode, redecode=options.redecode):
+                if isinstance(item, Gap):
+                    log.warning("no text for speech at %.1f–%.1f s", item.start, item.end)
+                    if on_gap:
+                        on_gap(item)
+                else:
+                    before.append(item.text)
+                    yield item
+
         for window in windows(blocks, self._regions_for(options), cancel):
             if window.regions:
                 pending.append(window)
             if len(pending) >= batch:
-                yield from self._decode_windows(pending, options, cancel, urgent)
+                yield from settle()
                 pending = []
             if on_progress and not pending:
                 on_progress(window.end)
         if pending:
-            yield from self._decode_windows(pending, options, cancel, urgent)
+            yield from settle()
             if on_progress:
                 on_progress(pending[-1].end)
 
@@ -277,18 +308,32 @@ class Engine:
         options: TranscribeOptions,
         cancel: threading.Event | None,
         urgent: bool,
-    ) -> Iterator[Segment]:
-        """Windows with speech → their segments, in order; several windows are decoded
-        together as one batch (one pass over the decoder's weights per token for all)."""
+        timestamps: bool = True,
+    ) -> list[list[Segment]]:
+        """Windows with speech → each one's segments (seconds from the window's start).
+
+        With timestamps, several windows are decoded together as one batch (one pass over the
+        decoder's weights per token for all). Without (a skipped stretch decoded alone, as a
+        dictation), each gives at most one segment over its speech."""
         if cancel is not None and cancel.is_set():
             raise Cancelled("transcription cancelled")
-        if len(windows) == 1:
-            w = windows[0]
-            rows = [
+        if not timestamps:
+            rows = []
+            for w in windows:
+                tokens = self._run(lambda w=w: self._infer(w.audio, options, Timings()), urgent)
+                text = self._processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                start, end = w.regions[0][0], w.regions[-1][1]
+                keep = text and self._speakable(text, start, end, w.regions, options)
+                text = apply_spelling(text, prompt_terms(options.prompt))
+                rows.append([Segment(round(start, 3), round(end, 3), text)] if keep else [])
+            return rows
+        if len(windows) == 1 or self._windows_per_batch(options) == 1:
+            token_rows = [
                 self._run(
-                    lambda: self._infer(w.audio, options, Timings(), timestamps=True),
+                    lambda w=w: self._infer(w.audio, options, Timings(), timestamps=True),
                     urgent=urgent,
                 )
+                for w in windows
             ]
         else:
             kwargs = self._generate_kwargs(options, True, inference.MAX_TOKENS)
@@ -307,17 +352,19 @@ class Engine:
                 between_steps=between_steps,
             )
             clips = [w.audio for w in windows]
-            rows = self._run(
+            token_rows = self._run(
                 lambda: one.run_batch(clips, options, kwargs, Timings()), urgent=urgent
             )
-        for w, tokens in zip(windows, rows, strict=True):
-            yield from self._segments(tokens, w, options)
+        return [
+            list(self._segments(tokens, w, options))
+            for w, tokens in zip(windows, token_rows, strict=True)
+        ]
 
     def _segments(
         self, tokens: list[int], window: Window, options: TranscribeOptions
     ) -> Iterator[Segment]:
-        """One window's tokens (with timestamp tokens) → segments shifted by its offset."""
-        audio, offset, regions = window.audio, window.offset, window.regions
+        """One window's tokens (with timestamp tokens) → segments, in seconds from its start."""
+        audio, regions = window.audio, window.regions
         tokenizer = self._processor.tokenizer
         duration = audio.size / SAMPLE_RATE
         decoded = tokenizer.decode(tokens, skip_special_tokens=True, output_offsets=True)
@@ -333,10 +380,20 @@ class Engine:
         for start, end, text in pieces:
             start = max(0.0, float(start))
             end = min(max(start, float(end if end is not None else duration)), duration)
-            if start >= duration - 0.05 or not speakable(text, start, end, regions):
+            if start >= duration - 0.05 or not self._speakable(text, start, end, regions, options):
                 continue  # the decoder ran on by itself: more words than speech to hold them
             text = apply_spelling(text, terms)
-            yield Segment(round(offset + start, 3), round(offset + end, 3), text)
+            yield Segment(round(start, 3), round(end, 3), text)
+
+    @staticmethod
+    def _speakable(
+        text: str,
+        start: float,
+        end: float,
+        regions: list[tuple[float, float]],
+        options: TranscribeOptions,
+    ) -> bool:
+        return not options.drop_unspeakable or speakable(text, start, end, regions)
 
     def _run(self, work: Callable[[], list[int]], urgent: bool = False) -> list[int]:
         """Run inference; if the GPU fails, move to the CPU, say so, and run it again there."""

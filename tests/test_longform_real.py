@@ -1,0 +1,74 @@
+"""Long recordings of real speech through the real tiny.en: every sentence comes out, once.
+
+The recordings are joined from the shared clips with pauses (tests/joined_speech.py); the
+first version lost a whole sentence of the reproducer, silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from dictate.engine.options import TranscribeOptions
+from dictate.engine.transcriber import Engine
+from dictate.export import render
+from tests.joined_speech import joined, sentence_errors
+
+pytestmark = pytest.mark.slow
+SR = 16000
+MAX_SENTENCE_WER = 0.3
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_en_dir) -> Engine:
+    e = Engine(str(tiny_en_dir), device="cpu")
+    e.load()
+    return e
+
+
+def blocks(audio: np.ndarray, seconds: float = 7.0):
+    step = int(seconds * SR)
+    return iter([audio[i : i + step] for i in range(0, audio.size, step)])
+
+
+@pytest.mark.parametrize("name", ["reproducer", "reversed", "short-pauses"])
+def test_every_sentence_of_a_long_file_comes_out(engine, fixtures_dir, name):
+    rec = joined(fixtures_dir, name)
+    assert rec.seconds > 30
+    gaps = []
+    segments = list(engine.transcribe_long(blocks(rec.audio), on_gap=gaps.append))
+    text = " ".join(s.text for s in segments)
+    errors = sentence_errors(rec, text)
+    worst = max(range(len(errors)), key=errors.__getitem__)
+    assert errors[worst] <= MAX_SENTENCE_WER, (rec.references[worst], errors, text)
+    assert gaps == [], gaps
+    # Timestamps rise and stay inside the audio; the subtitle exports stay valid.
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts)
+    assert all(0.0 <= s.start <= s.end <= rec.seconds + 0.01 for s in segments)
+    assert all(a.end <= b.start + 0.01 for a, b in itertools.pairwise(segments)), segments
+    import srt
+    import webvtt
+
+    cues = list(srt.parse(render(segments, "srt")))
+    assert [c.content for c in cues] == [s.text for s in segments]
+    assert len(webvtt.from_string(render(segments, "vtt")).captions) == len(segments)
+
+
+def test_the_reproducer_without_redecoding_loses_a_sentence(engine, fixtures_dir):
+    """The same check fails on the first version's path: it is the re-decoding that keeps it."""
+    rec = joined(fixtures_dir, "reproducer")
+    text = " ".join(
+        s.text for s in engine.transcribe_long([rec.audio], TranscribeOptions(redecode=False))
+    )
+    assert max(sentence_errors(rec, text)) > MAX_SENTENCE_WER, text
+
+
+def test_a_dictation_over_one_window_comes_out_whole(engine, fixtures_dir):
+    rec = joined(fixtures_dir, "reproducer")
+    result = engine.transcribe(rec.audio)  # the session's path for a 40 s dictation
+    errors = sentence_errors(rec, result.text)
+    assert max(errors) <= MAX_SENTENCE_WER, (errors, result.text)
+    assert result.gaps == [] and not result.no_speech
