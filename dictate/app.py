@@ -378,7 +378,12 @@ class App:
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")
-        elif event.state is State.IDLE and event.dictation_id and not self.settings.keep_audio:
+        elif (
+            event.state is State.IDLE
+            and event.dictation_id
+            and not self.settings.keep_audio
+            and not event.gaps  # speech that gave no text: its audio is all there is of it
+        ):
             drop = getattr(self.history, "drop_audio", None)
             if drop is not None and event.text is not None:
                 drop(event.dictation_id)
@@ -393,6 +398,8 @@ class App:
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
                 f"{lat.decoding_ms:.0f}, insert {lat.insert_ms:.0f})"
             )
+        if event.gaps and event.message and event.state is not State.ERROR:
+            self.say(event.message)  # text went in, but part of the speech gave none
         self._emit(event)
 
     def _emit(self, event: Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -42,3 +43,12 @@ class DictationResult:
     @property
     def no_speech(self) -> bool:
         return self.speech_s == 0.0
+
+
+def describe_gaps(gaps: Sequence[tuple[float, float]]) -> str:
+    """ "0:12–0:19, 1:02–1:05": where speech gave no text (m:ss from the start)."""
+
+    def clock(t: float) -> str:
+        return f"{int(t) // 60}:{int(t) % 60:02d}"
+
+    return ", ".join(f"{clock(a)}–{clock(b)}" for a, b in gaps)

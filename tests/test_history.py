@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dictate.dictation.history import DB_NAME, SAMPLE_RATE, History, _is_damage
+from dictate.dictation.history import DB_NAME, SAMPLE_RATE, SCHEMA_VERSION, History, _is_damage
 from dictate.errors import AudioError, DictateError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def test_reopen_keeps_everything_and_schema_is_versioned(tmp_path):
         assert h.get(id_).text == "kept" and h.warning is None
         assert len(h.load_audio(id_)) == 3 * 1600
     db = sqlite3.connect(tmp_path / DB_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.execute("PRAGMA user_version = 99")
     db.close()

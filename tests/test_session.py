@@ -70,8 +70,8 @@ class FakeHistory:
     def finish_recording(self, rec) -> None:
         self.rows[rec.id]["status"] = "recorded"
 
-    def set_result(self, id, text, timings, status="transcribed") -> None:
-        self.rows[id].update(status=status, text=text, timings=timings)
+    def set_result(self, id, text, timings, status="transcribed", *, gaps=()) -> None:
+        self.rows[id].update(status=status, text=text, timings=timings, gaps=tuple(gaps))
 
     def set_inserted(self, id, ok, method, error=None) -> None:
         self.rows[id].update(status="inserted" if ok else "insert_failed", method=method)
@@ -125,6 +125,8 @@ def make_session(texts, *, gate=None, rules=None, window=lambda: 1):
         if gate is not None:
             gate.wait(5)
         text = next(answers)
+        if isinstance(text, DictationResult):
+            return text
         return DictationResult(text, Timings(1, 2, 3, 4), speech_s=1.0 if text else 0.0)
 
     session = Session(

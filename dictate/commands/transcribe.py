@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dictate.errors import DictateError
+from dictate.transcript import describe_gaps
 
 PROGRESS_AFTER_S = 30.0  # shorter files finish before a bar would be worth drawing
 
@@ -80,16 +81,18 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     collected: list[dict] = []
     for name, info in zip(args.files, infos):
-        segments = None
+        segments, gaps = None, []
         if info is not None:
             try:
-                segments = _transcribe_one(engine, info, options, args.progress)
+                segments, gaps = _transcribe_one(engine, info, options, args.progress)
             except DictateError as exc:
                 _say(str(exc))
             except Exception as exc:  # a bug must not stop the rest of the batch
                 _say(f"{name}: internal error: {type(exc).__name__}: {exc}")
         failed |= segments is None
         meta = _meta(name, info, engine, args)
+        if gaps:  # the JSON export lists speech that gave no text; the others cannot say it
+            meta["gaps"] = [{"start": g.start, "end": g.end} for g in gaps]
         if segments is not None and out is not None:
             from dictate.export import write
 
@@ -202,4 +205,18 @@ def _transcribe_one(engine, info, options, progress: bool | None):
         def advance(done_s: float) -> None:
             bar.update(round(min(done_s, duration or done_s), 1) - bar.n)
 
-        return list(engine.transcribe_long(stream_audio(info.path), options, on_progress=advance))
+        gaps = []
+
+        def gap(found) -> None:  # never silent: one line per stretch of speech without text
+            gaps.append(found)
+            where = describe_gaps([(found.start, found.end)])
+            bar.write(
+                f"dictate: warning: {Path(info.path).name}: no text came from the speech at "
+                f"{where}",
+                file=sys.stderr,
+            )
+
+        segments = engine.transcribe_long(
+            stream_audio(info.path), options, on_progress=advance, on_gap=gap
+        )
+        return list(segments), gaps

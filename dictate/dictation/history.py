@@ -23,6 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 DB_NAME = "history.sqlite3"
 AUDIO_DIR = "audio"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 UNFINISHED = ("recording", "recorded")
 RESULT_STATUSES = ("transcribed", "no_speech")
 STATUSES = (*UNFINISHED, *RESULT_STATUSES, "inserted", "insert_failed", "cancelled", "error")
@@ -58,8 +59,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX dictations_status ON dictations(status)",
         "CREATE INDEX dictations_started ON dictations(started_at)",
     ),
+    # 2: speech that gave no text (JSON [[start, end], ...] in seconds), so it is never silent.
+    ("ALTER TABLE dictations ADD COLUMN gaps TEXT",),
 )
-_COLUMNS = "id, started_at, status, text, audio, timings, error, insert_method, app"
+_COLUMNS = "id, started_at, status, text, audio, timings, error, insert_method, app, gaps"
 _SALVAGED = "id, started_at, updated_at, status, timings, audio, text, error, insert_method, app"
 
 
@@ -77,6 +80,8 @@ class Entry:
     error: str | None
     insert_method: str | None
     app: str | None
+    # Speech (seconds from the start) that gave no text after every retry; its audio is kept.
+    gaps: tuple[tuple[float, float], ...] = ()
 
 
 class _Damaged(Exception):
@@ -298,13 +303,23 @@ class History:
         self._update(rec.id, status="recorded")
 
     def set_result(
-        self, id: int, text: str, timings: dict[str, float], status: str = "transcribed"
+        self,
+        id: int,
+        text: str,
+        timings: dict[str, float],
+        status: str = "transcribed",
+        *,
+        gaps: Sequence[tuple[float, float]] = (),
     ) -> None:
-        """Store the text and the time each stage took; status "transcribed" or "no_speech"."""
+        """Store the text, the time each stage took and the speech that gave no text (`gaps`);
+        status "transcribed" or "no_speech"."""
         if status not in RESULT_STATUSES:
             raise ValueError(f"status must be one of {RESULT_STATUSES}, not {status!r}")
         clean_timings = {str(k): float(v) for k, v in timings.items()}
-        self._update(id, status=status, text=text, timings=json.dumps(clean_timings))
+        clean_gaps = json.dumps([[round(float(a), 3), round(float(b), 3)] for a, b in gaps])
+        self._update(
+            id, status=status, text=text, timings=json.dumps(clean_timings), gaps=clean_gaps
+        )
 
     def set_inserted(
         self, id: int, ok: bool, method: str, error: str | None = None, *, app: str | None = None
@@ -331,14 +346,17 @@ class History:
             (self.audio_dir / row[0]).unlink(missing_ok=True)
 
     def _entry(self, row: tuple[Any, ...]) -> Entry:
-        id_, started_at, status, text, audio, timings, error, method, app = row
+        id_, started_at, status, text, audio, timings, error, method, app, gaps = row
         # The duration is the file's: right while recording and after a kill, never stale.
         path, duration = self.audio_dir / audio if audio else None, None
         with contextlib.suppress(OSError):
             duration = path.stat().st_size // 2 / SAMPLE_RATE if path else None
         path = path if duration is not None else None
         timings = json.loads(timings or "{}")
-        return Entry(id_, started_at, status, text, path, duration, timings, error, method, app)
+        found = tuple((float(a), float(b)) for a, b in json.loads(gaps or "[]"))
+        return Entry(
+            id_, started_at, status, text, path, duration, timings, error, method, app, found
+        )
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Entry]:
         with self._lock:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
+from dictate.transcript import describe_gaps
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ class Event:
     message: str = ""
     text: str | None = None
     latency: Latency | None = None
+    # Speech (seconds from the start) that gave no text: the audio is kept for it.
+    gaps: tuple[tuple[float, float], ...] = ()
+
+
+KEPT = "its audio is kept in the history"
 
 
 # What the session needs from its collaborators (the real ones live in audio/, engine/,
@@ -265,14 +271,20 @@ class Session:
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
         text = clean(result.text, self.rules, speech_s=result.speech_s)
+        gaps = tuple(getattr(result, "gaps", ()))
         if job.cancelled.is_set():
             self.history.set_cancelled(job.dictation_id)
+            return
+        if not text and gaps:  # speech, but no text from it: say so, keep the audio
+            self.history.set_result(job.dictation_id, "", lat.as_dict(), gaps=gaps)
+            message = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}"
+            self._emit(State.ERROR, job.dictation_id, message=message, latency=lat, gaps=gaps)
             return
         if not text:
             self.history.set_result(job.dictation_id, "", lat.as_dict(), status="no_speech")
             self._emit(State.IDLE, job.dictation_id, message="no speech", latency=lat)
             return
-        self.history.set_result(job.dictation_id, text, lat.as_dict())
+        self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)
         if job.recovered:
             self._emit(State.IDLE, job.dictation_id, message="recovered", text=text)
             return
@@ -285,11 +297,14 @@ class Session:
         outcome = self.inserter.insert(text)
         lat.insert_ms = outcome.ms
         lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
-        self.history.set_result(job.dictation_id, text, lat.as_dict())  # now with insertion
+        self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)  # + insertion
         self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
         if outcome.ok:
             self._last_insert = (window, text)
-            self._emit(State.IDLE, job.dictation_id, text=text, latency=lat)
+            note = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}" if gaps else ""
+            self._emit(
+                State.IDLE, job.dictation_id, message=note, text=text, latency=lat, gaps=gaps
+            )
         else:
             self._last_insert = None
             # The inserter's error says whether the text is on the clipboard; it is in the

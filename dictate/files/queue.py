@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dictate.audio.info import SAMPLE_RATE
+from dictate.engine.longform import Gap
 from dictate.errors import Cancelled, DictateError, ModelError
 from dictate.transcript import Segment
 
@@ -74,6 +75,8 @@ class FileJob:
     duration_s: float | None = None  # from a probe, when known
     done_s: float = 0.0  # seconds of audio processed (progress)
     segments: list[Segment] = field(default_factory=list)
+    # Speech that gave no text after every retry (seconds from the file's start), in order.
+    gaps: list[Gap] = field(default_factory=list)
     error: str | None = None  # one line, for the user
     elapsed_s: float | None = None  # wall-clock seconds, once finished
     detail: str = ""  # what a running job is doing when it is not transcribing yet
@@ -317,8 +320,14 @@ class FileQueue:
             job.done_s = start + done_s
             self._notify(job)
 
+        def gap(found: Gap) -> None:
+            job.gaps.append(Gap(round(found.start + start, 3), round(found.end + start, 3)))
+            self._notify(job)
+
         blocks = _skip(stream_audio(job.path), start)
-        segments = engine.transcribe_long(blocks, options, cancel=cancel, on_progress=progress)
+        segments = engine.transcribe_long(
+            blocks, options, cancel=cancel, on_progress=progress, on_gap=gap
+        )
         try:
             for segment in segments:
                 if start:
@@ -351,6 +360,8 @@ class FileQueue:
             meta["device"] = job.device
         if job.language:
             meta["language"] = job.language
+        if job.gaps:  # speech that gave no text: the JSON export says where
+            meta["gaps"] = [{"start": g.start, "end": g.end} for g in job.gaps]
         return meta
 
 

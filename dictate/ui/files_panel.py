@@ -44,9 +44,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dictate.engine.longform import Gap
 from dictate.errors import DictateError
 from dictate.export import FORMATS
 from dictate.files.queue import AUDIO_SUFFIXES, VIDEO_SUFFIXES, FileJob, FileQueue, media_files
+from dictate.transcript import describe_gaps
 
 __all__ = ["DropZone", "FilesPanel", "clock", "file_filters", "split_urls", "stamp"]
 
@@ -86,6 +88,11 @@ def clock(seconds: float) -> str:
     s = max(0, int(seconds))
     h, rest = divmod(s, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def gap_mark(gap: Gap) -> str:
+    """The transcript's line for speech that gave no text."""
+    return f"[no text came from the speech at {describe_gaps([(gap.start, gap.end)])}]"
 
 
 def stamp(seconds: float) -> str:
@@ -550,15 +557,18 @@ class FilesPanel(QWidget):
         else:
             self.error_label.hide()
         segments = list(job.segments)
-        if self._shown is not None and self._shown[0] == job.id and self._shown[1] <= len(segments):
-            new = segments[self._shown[1] :]  # live: only what arrived since
-            for segment in new:
-                self.results.appendPlainText(f"{stamp(segment.start)} {segment.text.strip()}")
+        # Speech that gave no text is marked where it was, never left out silently.
+        lines = sorted(
+            [(s.start, f"{stamp(s.start)} {s.text.strip()}") for s in segments]
+            + [(g.start, f"{stamp(g.start)} {gap_mark(g)}") for g in list(job.gaps)],
+            key=lambda line: line[0],
+        )
+        if self._shown is not None and self._shown[0] == job.id and self._shown[1] <= len(lines):
+            for _, line in lines[self._shown[1] :]:  # live: only what arrived since
+                self.results.appendPlainText(line)
         else:
-            self.results.setPlainText(
-                "\n".join(f"{stamp(s.start)} {s.text.strip()}" for s in segments)
-            )
-        self._shown = (job.id, len(segments))
+            self.results.setPlainText("\n".join(line for _, line in lines))
+        self._shown = (job.id, len(lines))
         if job.status in ("done", "cancelled") and not segments:
             self.results.setPlaceholderText("No speech was found in this file.")
         elif job.status in ("queued", "running"):

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from dictate.dictation.history import Entry, History
 from dictate.errors import DictateError
+from dictate.transcript import describe_gaps
 from dictate.ui.icons import app_icon
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,8 @@ class HistoryWindow(QWidget):
                 tip = f"{tip} {e.error}".strip()
             if e.status == "inserted" and e.insert_method:
                 tip = f"Typed by {e.insert_method}" + (f" into {e.app}." if e.app else ".")
+            if e.gaps:
+                tip = f"{tip} No text came from the speech at {describe_gaps(e.gaps)}.".strip()
             text = " ".join((e.text or "").split())  # one line in the table
             items = [
                 QTableWidgetItem(when(e.started_at)),
@@ -379,6 +382,9 @@ class HistoryWindow(QWidget):
         if (ms := e.timings.get("release_to_text_ms")) is not None:
             parts.append(f"text {ms:.0f} ms after the key was released")
         text = " · ".join(parts)
+        if e.gaps:
+            where = describe_gaps(e.gaps)
+            text += f"\nNo text came from the speech at {where} (play it to hear it)."
         return f"{text}\n{e.error}" if e.error else text
 
     def _say(self, message: str) -> None:

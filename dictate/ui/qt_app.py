@@ -86,6 +86,8 @@ class DictateUI(QObject):
             self.history_window.refresh()
         if event.state is State.ERROR and event.message and self.tray is not None:
             self.tray.notify(event.message, error=True)
+        elif getattr(event, "gaps", ()) and event.message and self.tray is not None:
+            self.tray.notify(event.message)  # inserted, but part of the speech gave no text
 
     def on_model_status(self, status: Any) -> None:
         self.refresh()

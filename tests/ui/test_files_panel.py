@@ -379,3 +379,19 @@ def test_jfk_dropped_transcribed_shown_and_exported(
     panel.say(f"Saved jfk.srt in {tmp_path}.")
     qtbot.wait(50)
     screenshot(panel, "files-window")
+
+
+def test_speech_without_text_is_marked_in_the_transcript_where_it_was(make_panel, tmp_path, qtbot):
+    from tests.test_gap_reporting import GappyEngine
+
+    panel = make_panel(GappyEngine, TranscribeOptions())
+    drop(panel.drop_zone, files(tone_file(tmp_path / "talk.wav")))
+    job = panel.queue.jobs[0]
+    qtbot.waitUntil(lambda: job.finished, timeout=30000)
+    qtbot.waitUntil(lambda: "after the gap" in panel.results_text())
+    assert panel.results_text().splitlines() == [
+        "[00:00] before the gap",
+        "[01:12] [no text came from the speech at 1:12–1:19]",
+        "[01:20] after the gap",
+    ]
+    assert "no text came" not in job.text  # exports hold what was said, the panel the warning
