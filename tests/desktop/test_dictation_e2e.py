@@ -183,7 +183,9 @@ def release_hotkey(desktop: Desktop) -> None:
     desktop.xdotool("keyup", "ctrl+alt")
 
 
-def dictate_once(desktop, target, app, press, release, clip: Path | None, hold_s: float = 0):
+def dictate_once(
+    desktop, target, app, press, release, clip: Path | None, hold_s: float = 0, wait_s: float = 60
+):
     """Focus the target, put "precious" on the clipboard, record `clip`; return the new text."""
     target.focus()
     desktop.set_clipboard("precious")
@@ -196,7 +198,7 @@ def dictate_once(desktop, target, app, press, release, clip: Path | None, hold_s
     else:
         time.sleep(hold_s)
     release()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s  # a guard against a hang, not a speed target
     while time.monotonic() < deadline:
         if app.status().startswith("ready") and target.text() != before:
             break
@@ -230,7 +232,7 @@ def desktop_play(desktop: Desktop, clip: Path) -> subprocess.Popen:
 
 def play(desktop: Desktop, clip: Path) -> None:
     player = desktop_play(desktop, clip)
-    _, err = player.communicate(timeout=60)
+    _, err = player.communicate(timeout=120)
     assert player.returncode == 0, f"paplay failed: {err}"
 
 
@@ -270,6 +272,31 @@ def test_replacement_arrives_intact(desktop, target, hold_app, fixtures_dir):
     )
     assert "café — naïve 😀" in text, (text, hold_app.output())
     assert desktop.clipboard() == "precious"
+
+
+def test_a_40_second_dictation_arrives_whole(desktop, target, hold_app, fixtures_dir):
+    """Longer than one 30 s window: the first version lost a whole sentence of this one."""
+    import soundfile as sf
+
+    from tests.joined_speech import joined, sentence_errors
+
+    rec = joined(fixtures_dir, "reproducer")
+    clip = desktop.root / "reproducer.wav"
+    sf.write(clip, rec.audio, 16000, subtype="PCM_16")
+    text = dictate_once(
+        desktop,
+        target,
+        hold_app,
+        press=lambda: desktop.xdotool("keydown", KEYS),
+        release=lambda: release_hotkey(desktop),
+        clip=clip,
+        wait_s=300,
+    )
+    errors = sentence_errors(rec, text)
+    assert max(errors) <= 0.3, (errors, text, hold_app.output())
+    entry = history(desktop)[0]
+    assert entry.status == "inserted" and entry.gaps == ()
+    assert entry.duration_s is not None and entry.duration_s > 39
 
 
 def test_holding_the_hotkey_in_silence_inserts_nothing(desktop, target, hold_app):
