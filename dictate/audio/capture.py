@@ -243,6 +243,29 @@ class Recorder:
         self._ring: deque[np.ndarray] = deque()
         self._gate_warmed = False
 
+    def reconfigure(
+        self,
+        *,
+        device: str | int | None,
+        keep_open: bool,
+        max_s: float | None = None,
+    ) -> None:
+        """Apply changed settings. A recording in progress keeps its stream; the new device
+        is used from the next one. Otherwise a changed device or keep_open takes effect now
+        (with keep_open the new stream is opened: raises MicrophoneError if it cannot be)."""
+        with self._ops:  # atomic with start/stop/cancel: none of them sees half a change
+            changed = (device, keep_open) != (self.device, self.keep_open)
+            with self._cond:
+                self.device, self.keep_open = device, keep_open
+                if max_s is not None:
+                    self.max_s = max_s
+                recording = self._take is not None
+            if not changed or recording:
+                return
+            self._close_stream()
+            if keep_open:
+                self._ensure_stream()
+
     def open(self) -> None:
         """Open the input stream now (with keep_open it then runs until close())."""
         with self._ops:

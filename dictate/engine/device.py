@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from dictate.engine import catalog
+from dictate.engine.catalog import CatalogModel
 from dictate.errors import DeviceError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -42,6 +44,15 @@ def unavailable_reason(kind: str) -> str | None:
             return None
         return "Apple MPS needs an Apple Silicon Mac with macOS 12.3+"
     return f"unknown device {kind!r} (choose one of {', '.join(DEVICES)})"
+
+
+def default_model(setting: str) -> CatalogModel:
+    """The model "automatic" means for a device setting ("auto" is the device auto picks):
+    the one answer for the tray, the settings dialog and the app."""
+    kind = (setting or "auto").split(":")[0]
+    if kind == "auto":
+        kind = next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+    return catalog.default_model(kind)
 
 
 def resolve(requested: str = "auto", dtype: str | None = None) -> DeviceChoice:

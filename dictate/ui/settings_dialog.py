@@ -756,10 +756,9 @@ class SettingsDialog(QDialog):
         return entry is not None and entry.english_only
 
     def _default_model(self) -> catalog.CatalogModel:
-        kind = self.device_combo.currentData() or "auto"
-        if kind == "auto":
-            kind = next((k for k in ("cuda", "mps") if unavailable_reason(k) is None), "cpu")
-        return catalog.default_model(kind)
+        from dictate.engine import device  # torch: only once the dialog is open
+
+        return device.default_model(self.device_combo.currentData() or "auto")
 
     def _update_model_labels(self) -> None:
         kind = self.device_combo.currentData()

@@ -180,9 +180,7 @@ class Tray(QObject):
     def _model_menu(self, menu: QMenu) -> None:
         from dictate.engine import catalog, loading
 
-        s = self.app.settings
-        device = s.device if s.device != "auto" else "cpu"
-        current = s.model or catalog.default_model(device).name
+        current = self.app.view().model  # the app's one answer, as the dialog's
         holder = self.app.holder
         switching = (
             holder.status.model if holder.status is not None and holder.status.busy else None
