@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import soxr
 
+from dictate import threads
 from dictate.errors import DictateError
 
 if TYPE_CHECKING:
@@ -400,22 +400,16 @@ class Recorder:
         """Whether speech is still going on at the end of ``window``."""
         # One torch thread: Silero on 2 s takes ~12 ms so; with torch's 2 OpenMP threads on a
         # busy 2-core machine (Whisper transcribing the previous dictation) calls took 0.2-6 s.
-        # Restored at once (new threads and MKL would inherit it). Never import torch here.
-        torch = sys.modules.get("torch")
-        threads = torch.get_num_threads() if torch is not None else 0
+        # dictate.threads owns the count (restored once the last such section ends).
         try:
-            if threads:
-                torch.set_num_threads(1)
-            if self.gate is None:
-                from dictate.audio.gate import SpeechGate  # imports torch: only when needed
+            with threads.one_thread():
+                if self.gate is None:
+                    from dictate.audio.gate import SpeechGate  # imports torch: only when needed
 
-                self.gate = SpeechGate()
-            regions = self.gate.regions(window)
+                    self.gate = SpeechGate()
+                regions = self.gate.regions(window)
         except Exception:  # a broken gate must not clip the last word: wait the full tail
             log.exception("speech gate failed during the tail check")
             return True
-        finally:
-            if threads:
-                torch.set_num_threads(threads)
         end = window.size / SAMPLE_RATE
         return bool(regions) and regions[-1][1] >= end - 0.05  # the last region is still open

@@ -35,14 +35,13 @@ class GateSettings:
 
 def _import_silero():  # -> the silero_vad module
     # silero_vad imports torch and calls torch.set_num_threads(1) when imported, which would
-    # slow Whisper down for the whole process; keep the caller's setting.
-    import torch
+    # slow Whisper down for the whole process; keep the count dictate.threads owns.
+    import torch  # noqa: F401  (loaded first, so kept() has a count to keep)
 
-    threads = torch.get_num_threads()
-    try:
+    from dictate import threads
+
+    with threads.kept():
         import silero_vad
-    finally:
-        torch.set_num_threads(threads)
     return silero_vad
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dictate import threads
 from dictate.engine import catalog
 from dictate.engine.catalog import CatalogModel
 from dictate.errors import DeviceError
@@ -95,5 +96,5 @@ def configure_cpu_threads() -> int:
     else:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         n = max(1, n or 1)
-    torch.set_num_threads(n)
+    threads.set_threads(n)
     return n
