@@ -84,7 +84,7 @@ class App:
         from dictate.audio.capture import Recorder
         from dictate.audio.cues import Cues
         from dictate.audio.gate import SpeechGate
-        from dictate.control.ipc import COMMANDS as CLIENT_COMMANDS
+        from dictate.control.protocol import COMMANDS as CLIENT_COMMANDS
         from dictate.control.server import ControlServer
         from dictate.dictation.cleanup import CleanupRules
         from dictate.dictation.history import History
@@ -462,7 +462,8 @@ class App:
 
 def run(settings: Settings, warnings: list[str]) -> int:
     """`dictate`: run the app, or bring the running one forward."""
-    from dictate.control.ipc import AlreadyRunning, send
+    from dictate.control.ipc import send
+    from dictate.control.protocol import AlreadyRunning
 
     for warning in warnings:
         _default_say(warning)
