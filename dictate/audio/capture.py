@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,6 +108,10 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     except Exception:
         (log.debug if id(fn) in _failed else log.exception)("capture callback %r failed", fn)
         _failed.add(id(fn))
+
+
+def _grown(take: _Take, samples: int) -> bool:
+    return take.n >= samples or take.lost is not None
 
 
 @dataclass
@@ -392,8 +397,7 @@ class Recorder:
                 return
             with self._cond:  # until `step` more audio has arrived
                 self._cond.wait_for(
-                    lambda n=n: take.n >= n + step or take.lost is not None,
-                    timeout=max(0.0, deadline - time.monotonic()),
+                    partial(_grown, take, n + step), timeout=max(0.0, deadline - time.monotonic())
                 )
 
     def _speaking(self, window: np.ndarray) -> bool:

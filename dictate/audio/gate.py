@@ -82,7 +82,7 @@ class SpeechGate:
             return self._load()
 
     def _load(self) -> str:
-        if self._model is not None:
+        if self._model is not None and self.backend is not None:
             return self.backend
         silero = _import_silero()
         if self.requested_backend in ("auto", "onnx"):

@@ -342,8 +342,8 @@ class History:
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Entry]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM dictations {where}", params)
-            rows = rows.fetchall()
+            cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM dictations {where}", params)
+            rows = cursor.fetchall()
         return [self._entry(r) for r in rows]
 
     def get(self, id: int) -> Entry:

@@ -94,7 +94,7 @@ class Inserter(Protocol):
 
 
 class Transcribe(Protocol):
-    def __call__(self, audio: np.ndarray) -> Any: ...  # -> DictationResult
+    def __call__(self, audio: np.ndarray, /) -> Any: ...  # -> DictationResult
 
 
 @dataclass

@@ -94,7 +94,7 @@ def configure_cpu_threads() -> int:
     if wanted and wanted.isdigit() and int(wanted) > 0:
         n = int(wanted)
     else:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        n = max(1, n or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        n = max(1, cores or 1)
     threads.set_threads(n)
     return n

@@ -328,7 +328,7 @@ class FileQueue:
                 job.segments.append(segment)
                 self._notify(job)
         finally:
-            segments.close()
+            getattr(segments, "close", lambda: None)()  # a generator: stop it now
             blocks.close()  # and the decoder with it (file handle, ffmpeg process)
 
     @staticmethod
