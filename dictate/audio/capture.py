@@ -22,6 +22,7 @@ import numpy as np
 import soxr
 
 from dictate import threads
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import DictateError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ __all__ = ["SAMPLE_RATE", "Capture", "MicrophoneError", "Recorder", "input_devic
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 SILENCE_DB = -100.0  # level_db floor: a meter cannot draw -inf
 _BLOCK_S = 0.02  # PortAudio block: short, so the level meter and the tail check stay responsive
 _FIRST_BLOCK_TIMEOUT_S = 3.0  # a fresh PulseAudio stream can take ~1 s to deliver its first block

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from dictate.choices import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import soxr
 
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import AudioError, DictateError
 
 __all__ = ["PlaybackError", "Player", "prepare"]
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 _CLOSE_TIMEOUT_S = 2.0
 
 

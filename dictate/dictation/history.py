@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from dictate import paths
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import AudioError, DictateError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 DB_NAME = "history.sqlite3"
 AUDIO_DIR = "audio"
 SCHEMA_VERSION = 1

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
-from dictate import threads
+from dictate import choices, threads
 from dictate.engine import catalog
 from dictate.engine.catalog import CatalogModel
 from dictate.errors import DeviceError
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
+DEVICES = choices.values(choices.DEVICES)
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
