@@ -1,28 +1,78 @@
 """The running app without a window: microphone, hotkey, control socket, engine and session,
-wired together. The tray UI (dictate/ui) drives the same object; `dictate` starts it."""
+wired together. The tray UI (dictate/ui) drives the same object; `dictate` starts it.
+
+`App` is the composition root: it builds every part in `__init__`, starts them in `start()`,
+and passes changed settings on to the parts' own methods (`Recorder.reconfigure`,
+`Session.configure`); the decisions (what to keep, what to recover, when to retry) live in the
+parts. Every command, from the hotkey, the control socket or the UI, runs on one command
+thread, in order.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from dictate import config
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
-from dictate.errors import DictateError
+from dictate.errors import DictateError, EngineGone, ModelError
+
+if TYPE_CHECKING:
+    from dictate.control.hotkeys import HotkeyListener
+    from dictate.engine.holder import EngineHolder, ModelStatus
+    from dictate.engine.options import TranscribeOptions
+    from dictate.engine.transcriber import EngineInfo
+    from dictate.transcript import DictationResult
 
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
+COMMANDS = ("start", "stop", "toggle", "cancel")
 
 
 def _default_say(message: str) -> None:
     print(f"dictate: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class AppView:
+    """What the UI shows of the app, read in one go (never written through)."""
+
+    settings: Settings
+    model: str  # the model in use, or the one that will be: the setting or the default
+    default_model: str  # what "automatic" means on the chosen device
+    info: EngineInfo | None  # the loaded model, once there is one
+    status: ModelStatus | None  # the model's latest step (loading, ready, failed...)
+
+
+def transcriber(
+    holder: EngineHolder, options: Callable[[], TranscribeOptions]
+) -> Callable[[Any], DictationResult]:
+    """The session's `transcribe`: the holder's engine at the time, with the options then.
+
+    The model may be switched (or unloaded) between `get()` and the transcription; the engine
+    then answers ModelError, which becomes EngineGone, so the session tries the same audio
+    again with the engine there is now. A ModelError from an engine still in place (English-only
+    model asked for another language) is the user's to see, not retried."""
+
+    def transcribe(audio: Any) -> DictationResult:
+        # A dictation made while the model loads waits here; it was saved to disk already.
+        engine = holder.get()
+        try:
+            return engine.transcribe(audio, options())
+        except ModelError as exc:
+            if engine.loaded and holder.engine is engine:
+                raise
+            raise EngineGone(f"the model changed during the dictation ({exc})") from exc
+
+    return transcribe
 
 
 class App:
@@ -31,39 +81,38 @@ class App:
     def __init__(
         self, settings: Settings, *, say: Say = _default_say, warnings: list[str] | None = None
     ) -> None:
-        self.settings = settings
+        from dictate.audio.capture import Recorder
+        from dictate.audio.cues import Cues
+        from dictate.audio.gate import SpeechGate
+        from dictate.control.protocol import COMMANDS as CLIENT_COMMANDS
+        from dictate.control.server import ControlServer
+        from dictate.dictation.cleanup import CleanupRules
+        from dictate.dictation.history import History
+        from dictate.dictation.session import Session
+        from dictate.engine.holder import EngineHolder
+        from dictate.engine.options import TranscribeOptions
+        from dictate.files.queue import FileQueue
+        from dictate.output.inserter import Inserter
+
+        s = settings
+        self._settings = settings
+        # Writers (the UI's apply_settings, a model that finished loading) take turns here;
+        # readers just read the reference, which is only ever replaced, never changed.
+        self._settings_lock = threading.RLock()
         self.say = say
         self.warnings = list(warnings or [])  # shown by the UI (e.g. a corrupt settings file)
         self.listeners: list[Callable[[Event], None]] = []  # the UI subscribes here
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
-        self._recovered = False
         self._quit = threading.Event()
-        self.holder: Any = None  # the EngineHolder, once start() has made it
+        self._started = False
         self._announced: set[int] = set()  # file jobs whose end was said
         # Commands run one at a time, in order, off the socket and hotkey threads: stop() waits
         # for the end of speech (≤ tail_max_s) and must not hold up the caller.
         self._commands = ThreadPoolExecutor(1, thread_name_prefix="dictate-command")
-        self.server: Any = None
-        self.hotkeys: Any = None
+        self.options = TranscribeOptions(language=s.language, prompt=s.prompt or None)
 
-    # ---- life cycle -------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Claim the control socket (one instance per user) and bring everything up."""
-        from dictate.audio.capture import Recorder
-        from dictate.audio.gate import SpeechGate
-        from dictate.control.ipc import COMMANDS, ControlServer
-        from dictate.dictation.cleanup import CleanupRules
-        from dictate.dictation.history import History
-        from dictate.dictation.session import Session
-        from dictate.output.inserter import Inserter, focused_window
-
-        self.server = ControlServer(self._handle, commands=(*COMMANDS, "show", "quit"))
-        self.server.start()  # raises AlreadyRunning before anything else is touched
-        s = self.settings
+        self.server = ControlServer(self._handle, commands=(*CLIENT_COMMANDS, "show", "quit"))
         self.history = History()
-        if self.history.warning:
-            self.say(self.history.warning)
         self.gate = SpeechGate()
         self.recorder = Recorder(
             s.input_device,
@@ -73,33 +122,62 @@ class App:
             gate=self.gate,
         )
         self.inserter = Inserter(s.insert_method)
-        from dictate.audio.cues import Cues
-
         self.cues = Cues(lambda: self.settings.sounds)
-
-        def window_id() -> object | None:
-            window = focused_window(self.inserter.session)
-            return window.id if window is not None else None
-
+        self.holder: EngineHolder = EngineHolder(
+            self.gate,
+            on_status=self._on_model_status,
+            on_notice=lambda m: self.say(f"note: {m}"),
+            idle_unload_s=s.unload_after_min * 60,
+        )
         self.session = Session(
             recorder=self.recorder,
-            transcribe=self._transcribe,
+            transcribe=transcriber(self.holder, lambda: self.options),
             inserter=self.inserter,
             history=self.history,
             on_event=self._on_event,
             rules=CleanupRules(replacements=s.replacements, remove_fillers=s.remove_fillers),
-            focused_window=window_id,
+            focused_window=self._window_id,
             tail_max_s=s.tail_max_s,
+            keep_audio=s.keep_audio,
         )
-        if s.keep_mic_open:
+        self.files = FileQueue(self.holder.get, lambda: self.options)
+        self.files.listeners.append(self._on_file_job)
+        self.hotkeys: HotkeyListener | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def view(self) -> AppView:
+        """The app as the UI shows it; one read, so its parts agree with each other."""
+        from dictate.engine.device import default_model
+
+        s, holder = self._settings, self.holder
+        default = default_model(s.device).name
+        return AppView(s, s.model or default, default, holder.info, holder.status)
+
+    # ---- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Claim the control socket (one instance per user) and bring everything up."""
+        self.server.start()  # raises AlreadyRunning before the microphone or model is touched
+        self._started = True
+        if self.history.warning:
+            self.say(self.history.warning)
+        if self.settings.keep_mic_open:
             try:
                 self.recorder.open()
             except DictateError as exc:
                 self.say(f"microphone: {exc}")
         self._start_hotkeys()
-        self._start_engine()
-        self._start_files()
+        self.holder.load(self.settings.model, self.settings.device)
         self._prune_history()
+
+    def _window_id(self) -> object | None:
+        from dictate.output.inserter import focused_window
+
+        window = focused_window(self.inserter.session)
+        return window.id if window is not None else None
 
     def _start_hotkeys(self) -> None:
         from dictate.control.hotkeys import HotkeyListener
@@ -109,9 +187,10 @@ class App:
             self.hotkeys = HotkeyListener(
                 s.hotkey,
                 s.mode,
-                on_start=self.session.start,
-                on_stop=self.session.stop,
-                on_cancel=self.session.cancel,
+                # Through the one command thread, like the socket's and the UI's commands.
+                on_start=lambda: self.command("start"),
+                on_stop=lambda: self.command("stop"),
+                on_cancel=lambda: self.command("cancel"),
                 cancel_key=s.cancel_key,
                 is_recording=lambda: self.session.state is State.RECORDING,
             )
@@ -119,26 +198,6 @@ class App:
         except DictateError as exc:
             self.hotkeys = None
             self.say(f"global hotkey unavailable: {exc}")
-
-    def _start_engine(self) -> None:
-        from dictate.engine.holder import EngineHolder
-        from dictate.engine.options import TranscribeOptions
-
-        s = self.settings
-        self.options = TranscribeOptions(language=s.language, prompt=s.prompt or None)
-        self.holder = EngineHolder(
-            self.gate,
-            on_status=self._on_model_status,
-            on_notice=lambda m: self.say(f"note: {m}"),
-            idle_unload_s=s.unload_after_min * 60,
-        )
-        self.holder.load(s.model, s.device)
-
-    def _start_files(self) -> None:
-        from dictate.files.queue import FileQueue
-
-        self.files = FileQueue(self.holder.get, lambda: self.options)
-        self.files.listeners.append(self._on_file_job)
 
     def _on_file_job(self, job: Any) -> None:
         """One line when a file ends, for the status bar and the terminal."""
@@ -157,12 +216,10 @@ class App:
         if status.stage == "ready":
             s = self.settings
             self.say(f"ready ({status.message}); hotkey {s.hotkey}, mode {s.mode}")
-            if not self._recovered:
-                self._recovered = True
-                recovered = self.session.recover()
-                if recovered:
-                    n = len(recovered)
-                    self.say(f"recovering {n} unfinished dictation(s) into the history")
+            recovered = self.session.recover()  # the session does this once
+            if recovered:
+                n = len(recovered)
+                self.say(f"recovering {n} unfinished dictation(s) into the history")
         elif status.stage == "failed":
             self.say(f"cannot load the model: {status.message}")
             if self.holder.engine is None:
@@ -175,10 +232,6 @@ class App:
             except Exception:
                 log.exception("model status listener failed")
 
-    def _transcribe(self, audio):  # -> DictationResult
-        # A dictation made while the model loads waits here; it was saved to disk already.
-        return self.holder.get().transcribe(audio, self.options)
-
     # ---- what the UI changes -----------------------------------------------------------------
 
     def switch_model(self, model: str | None, device: str | None = None) -> None:
@@ -189,12 +242,18 @@ class App:
         device = device or self.settings.device
         future = self.holder.load(model, device)
 
-        def saved(f: Any) -> None:
-            if f.result() is not None:
-                self.settings = replace(self.settings, model=model, device=device)
-                self._save()
+        def loaded(f: Future[Any]) -> None:  # on the loader thread: hand it to the command one
+            if f.cancelled() or f.exception() is not None or f.result() is None:
+                return
+            with contextlib.suppress(RuntimeError):  # shutting down: the setting stays as is
+                self._commands.submit(self._model_loaded, model, device)
 
-        future.add_done_callback(saved)
+        future.add_done_callback(loaded)
+
+    def _model_loaded(self, model: str | None, device: str) -> None:
+        with self._settings_lock:
+            self._settings = replace(self._settings, model=model, device=device)
+            self._save()
 
     def apply_settings(self, new: Settings) -> list[str]:
         """Save `new` and apply what changed to the running parts; returns warnings to show."""
@@ -202,28 +261,27 @@ class App:
         from dictate.engine.options import TranscribeOptions
 
         new, problems = new.validated()
-        old, self.settings = self.settings, new
-        self._save()
+        with self._settings_lock:
+            old = self._settings
+            # The model is saved once it has loaded (_model_loaded), not now.
+            self._settings = replace(new, model=old.model, device=old.device)
+            self._save()
         if (new.hotkey, new.mode, new.cancel_key) != (old.hotkey, old.mode, old.cancel_key):
             if self.hotkeys is not None:
                 self.hotkeys.stop()
             self._start_hotkeys()
         self.inserter.method = new.insert_method
-        rec = self.recorder
-        if (new.input_device, new.keep_mic_open) != (old.input_device, old.keep_mic_open):
-            if self.session.state is not State.RECORDING:
-                rec.close()
-            rec.device, rec.keep_open = new.input_device, new.keep_mic_open
-            if new.keep_mic_open and self.session.state is not State.RECORDING:
-                try:
-                    rec.open()
-                except DictateError as exc:
-                    problems.append(f"microphone: {exc}")
-        rec.max_s = new.max_record_s
-        self.session.rules = CleanupRules(
-            replacements=new.replacements, remove_fillers=new.remove_fillers
+        try:
+            self.recorder.reconfigure(
+                device=new.input_device, keep_open=new.keep_mic_open, max_s=new.max_record_s
+            )
+        except DictateError as exc:
+            problems.append(f"microphone: {exc}")
+        self.session.configure(
+            rules=CleanupRules(replacements=new.replacements, remove_fillers=new.remove_fillers),
+            tail_max_s=new.tail_max_s,
+            keep_audio=new.keep_audio,
         )
-        self.session.tail_max_s = new.tail_max_s
         self.options = TranscribeOptions(language=new.language, prompt=new.prompt or None)
         self.holder.idle_unload_s = new.unload_after_min * 60
         if new.launch_at_login != old.launch_at_login:
@@ -231,7 +289,6 @@ class App:
         if new.history_days != old.history_days:
             self._prune_history()
         if (new.model, new.device) != (old.model, old.device):
-            self.settings = replace(new, model=old.model, device=old.device)  # saved once loaded
             self.switch_model(new.model, new.device)
         return problems
 
@@ -243,11 +300,17 @@ class App:
         elif not paused and self.hotkeys is None:
             self._start_hotkeys()
 
+    def update_settings(self, **changes: Any) -> list[str]:
+        """Change some settings, keeping the rest as they are *now*: read, change and apply in
+        one turn, so a model that finishes loading meanwhile is neither lost nor undone."""
+        with self._settings_lock:
+            return self.apply_settings(replace(self._settings, **changes))
+
     def set_mode(self, mode: str) -> list[str]:
-        return self.apply_settings(replace(self.settings, mode=mode))
+        return self.update_settings(mode=mode)
 
     def set_language(self, language: str | None) -> list[str]:
-        return self.apply_settings(replace(self.settings, language=language))
+        return self.update_settings(language=language)
 
     def insert_text(self, text: str, delay_s: float = 0.3) -> None:
         """Insert `text` again (history); waits `delay_s` so focus returns from the menu first."""
@@ -309,15 +372,16 @@ class App:
         return self._quit.is_set()
 
     def shutdown(self) -> None:
+        """Stop everything; also right after __init__ (a second instance found the first)."""
         self.files.shutdown()
         if self.hotkeys is not None:
             self.hotkeys.stop()
+        self._commands.shutdown(wait=True, cancel_futures=True)  # no command runs after this
         if self.session.state is State.RECORDING:
             self.session.cancel()  # a half-spoken sentence is not typed on the way out
         self.session.shutdown()
         self.inserter.flush()  # put the user's clipboard back before leaving
         self.recorder.close()
-        self._commands.shutdown(wait=False)
         self.holder.shutdown()
         self.cues.close()
         self.server.stop()
@@ -325,19 +389,16 @@ class App:
 
     # ---- commands and events -------------------------------------------------------------
 
-    def command(self, name: str) -> None:
-        actions = {
-            "start": self.session.start,
-            "stop": self.session.stop,
-            "toggle": self.session.toggle,
-            "cancel": self.session.cancel,
-        }
-        self._commands.submit(actions[name])
+    def command(self, name: str) -> Future[Any]:
+        """Run start/stop/toggle/cancel on the command thread, after those before it."""
+        if name not in COMMANDS:
+            raise ValueError(f"not a dictation command: {name!r}")
+        return self._commands.submit(getattr(self.session, name))
 
     def status(self) -> tuple[str, str]:
         """(state word, detail) for `dictate status` and the tooltip."""
         holder = self.holder
-        if holder is None:
+        if not self._started:
             return "loading model", "starting"
         if holder.engine is None:
             if holder.loading:
@@ -356,7 +417,7 @@ class App:
         return word, detail
 
     def _handle(self, cmd: str, args: dict) -> dict:
-        if cmd in ("start", "stop", "toggle", "cancel"):
+        if cmd in COMMANDS:
             self.command(cmd)
             return {}
         if cmd == "status":
@@ -378,15 +439,6 @@ class App:
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")
-        elif (
-            event.state is State.IDLE
-            and event.dictation_id
-            and not self.settings.keep_audio
-            and not event.gaps  # speech that gave no text: its audio is all there is of it
-        ):
-            drop = getattr(self.history, "drop_audio", None)
-            if drop is not None and event.text is not None:
-                drop(event.dictation_id)
         if event.state is State.ERROR and event.message:
             self.say(event.message)
         elif event.message == "no speech":
@@ -412,7 +464,8 @@ class App:
 
 def run(settings: Settings, warnings: list[str]) -> int:
     """`dictate`: run the app, or bring the running one forward."""
-    from dictate.control.ipc import AlreadyRunning, send
+    from dictate.control.ipc import send
+    from dictate.control.protocol import AlreadyRunning
 
     for warning in warnings:
         _default_say(warning)
@@ -420,6 +473,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
     try:
         return app.run()
     except AlreadyRunning:
+        app.shutdown()
         send("show")
         _default_say("dictate is already running; brought it forward")
         return 0

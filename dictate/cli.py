@@ -7,10 +7,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dictate import __version__
+from dictate import __version__, choices
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+DEVICE_CHOICES = choices.values(choices.DEVICES)
 FORMAT_CHOICES = ("txt", "srt", "vtt", "json")
 
 
@@ -24,11 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--model", metavar="ID|PATH", help="model to load (see `dictate models`)")
     app.add_argument("--device", choices=DEVICE_CHOICES)
     app.add_argument("--hotkey", metavar="COMBO", help="pynput syntax, e.g. '<ctrl>+<alt>+d'")
-    app.add_argument("--mode", choices=("hold", "toggle", "auto"), help="hotkey behaviour")
+    app.add_argument("--mode", choices=choices.values(choices.MODES), help="hotkey behaviour")
     app.add_argument(
         "--insert",
         dest="insert_method",
-        choices=("auto", "paste", "type", "xdotool", "wtype", "ydotool"),
+        choices=choices.values(choices.INSERT_METHODS),
         help="how text reaches the window",
     )
     app.add_argument(

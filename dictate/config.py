@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dictate import paths
+from dictate import choices, paths
 
-MODES = ("hold", "toggle", "auto")
-DEVICES = ("auto", "cuda", "mps", "cpu")
-INSERT_METHODS = ("auto", "paste", "type", "xdotool", "wtype", "ydotool")
+MODES = choices.values(choices.MODES)
+DEVICES = choices.values(choices.DEVICES)
+INSERT_METHODS = choices.values(choices.INSERT_METHODS)
 MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes; more is not one
 _LANGUAGE = re.compile(r"[A-Za-z][A-Za-z_-]{1,19}")  # "en", "pt-BR", "english"
 

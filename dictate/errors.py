@@ -25,3 +25,8 @@ class DeviceError(DictateError):
 
 class Cancelled(DictateError):
     """The caller asked the work to stop."""
+
+
+class EngineGone(ModelError):
+    """The model was switched or unloaded while a transcription held it: try again with the
+    engine there is now (the caller keeps the audio)."""

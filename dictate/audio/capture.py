@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 import math
 import queue
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soxr
 
+from dictate import threads
+from dictate.audio import portaudio
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import DictateError
 
 if TYPE_CHECKING:
@@ -30,7 +33,6 @@ __all__ = ["SAMPLE_RATE", "Capture", "MicrophoneError", "Recorder", "input_devic
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 SILENCE_DB = -100.0  # level_db floor: a meter cannot draw -inf
 _BLOCK_S = 0.02  # PortAudio block: short, so the level meter and the tail check stay responsive
 _FIRST_BLOCK_TIMEOUT_S = 3.0  # a fresh PulseAudio stream can take ~1 s to deliver its first block
@@ -58,43 +60,28 @@ class Capture:
     device_lost: str | None = None  # why the device vanished mid-recording (audio so far is kept)
 
 
+INPUT = portaudio.Direction(
+    MicrophoneError,
+    "max_input_channels",
+    0,
+    "no microphone found (no audio input device is available)",
+    "microphone",
+    "input devices",
+)
+
+
 def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except ImportError:
-        raise MicrophoneError("sounddevice is not installed (pip install sounddevice)") from None
-    except OSError:  # "PortAudio library not found"
-        raise MicrophoneError("PortAudio is not installed (apt install libportaudio2)") from None
-    return sounddevice
+    return portaudio.sounddevice(MicrophoneError)
 
 
 def input_devices() -> list[tuple[int, str]]:
     """(index, name) of every input device PortAudio knows (as of its initialisation)."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-    except sd.PortAudioError as exc:
-        raise MicrophoneError(f"cannot list audio devices ({exc})") from None
-    return [(i, str(d["name"])) for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+    return list(portaudio.devices(_sounddevice(), INPUT).items())
 
 
 def _resolve(sd: Any, device: str | int | None) -> tuple[int, dict[str, Any]]:
     """The PortAudio index and info of the requested (or default) input device."""
-    inputs = dict(input_devices())
-    if not inputs:
-        raise MicrophoneError("no microphone found (no audio input device is available)")
-    if device is None:  # PortAudio's default input (-1 if it has none), else the first one
-        index = sd.default.device[0] if sd.default.device[0] in inputs else min(inputs)
-    elif isinstance(device, int) or device.strip().isdigit():
-        index = int(device)
-    else:  # a name: the exact one (any case), else the first that contains it
-        wanted = device.strip().lower()
-        exact_first = sorted(inputs.items(), key=lambda item: item[1].lower() != wanted)
-        index = next((i for i, n in exact_first if wanted in n.lower()), None)
-    if index not in inputs:
-        names = ", ".join(f"{i}: {n!r}" for i, n in inputs.items())
-        raise MicrophoneError(f"no microphone {device!r} (input devices: {names})")
-    return index, sd.query_devices(index)
+    return portaudio.find(sd, device, INPUT)
 
 
 _failed: set[int] = set()  # callbacks that failed: logged once, not 50 times a second
@@ -107,6 +94,10 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     except Exception:
         (log.debug if id(fn) in _failed else log.exception)("capture callback %r failed", fn)
         _failed.add(id(fn))
+
+
+def _grown(take: _Take, samples: int) -> bool:
+    return take.n >= samples or take.lost is not None
 
 
 @dataclass
@@ -139,28 +130,14 @@ class _Stream:
         self.last_block = time.monotonic()
         self.closing, self.overflows = False, 0  # closing: we stopped it; its end is no loss
         self.dead: str | None = None  # why it died by itself
-        self.rate = int(info["default_samplerate"] or 48000)  # native: no resampling by PortAudio
-        self.channels = 1
-        try:
-            sd.check_input_settings(device=index, channels=1, samplerate=self.rate)
-        except (sd.PortAudioError, ValueError):  # mono refused: take its channels and downmix
-            self.channels = max(1, int(info["max_input_channels"]))
+        self.rate, self.channels = portaudio.native_format(sd, index, info, INPUT)
         self.resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32")
-        self.stream: Any = None
-        try:
-            kw = dict(device=index, samplerate=self.rate, channels=self.channels, dtype="float32")
-            kw.update(blocksize=max(1, round(self.rate * _BLOCK_S)), latency="low")
-            # finished_callback: PortAudio ended the stream; unless we asked, the device is gone.
-            kw.update(callback=self._callback, finished_callback=lambda: self.fail(_ENDED))
-            self.stream = sd.InputStream(**kw)
-            self.stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            if self.stream is not None:
-                self.stream.close(ignore_errors=True)
-            why = f"{exc}; unplugged, or in use by another program?"
-            raise MicrophoneError(
-                f"the microphone {self.name!r} cannot be opened ({why})"
-            ) from None
+        kw: dict[str, Any] = dict(device=index, samplerate=self.rate, channels=self.channels)
+        kw.update(dtype="float32", blocksize=max(1, round(self.rate * _BLOCK_S)), latency="low")
+        # finished_callback: PortAudio ended the stream; unless we asked, the device is gone.
+        kw.update(callback=self._callback, finished_callback=lambda: self.fail(_ENDED))
+        hint = "; unplugged, or in use by another program?"
+        self.stream = portaudio.open_stream(sd, INPUT, self.name, hint, **kw)
         self.worker = threading.Thread(target=self._work, name="dictate-capture", daemon=True)
         self.worker.start()
 
@@ -202,17 +179,9 @@ class _Stream:
     def close(self) -> None:
         """Stop the stream (abort(): stop() can hang on a dead source) and drain the worker."""
         self.closing = True
-        closer = threading.Thread(target=self._shut, name="dictate-capture-close", daemon=True)
-        closer.start()
-        closer.join(_ABORT_TIMEOUT_S)
-        if closer.is_alive():
-            log.warning("the input stream did not close in %.0f s; left behind", _ABORT_TIMEOUT_S)
+        portaudio.shut(self.stream, _ABORT_TIMEOUT_S)
         self.queue.put(None)
         self.worker.join(_ABORT_TIMEOUT_S)
-
-    def _shut(self) -> None:  # ignore_errors: aborting a stream whose device is gone can fail
-        self.stream.abort(ignore_errors=True)
-        self.stream.close(ignore_errors=True)
 
 
 class Recorder:
@@ -242,6 +211,29 @@ class Recorder:
         self._take: _Take | None = None
         self._ring: deque[np.ndarray] = deque()
         self._gate_warmed = False
+
+    def reconfigure(
+        self,
+        *,
+        device: str | int | None,
+        keep_open: bool,
+        max_s: float | None = None,
+    ) -> None:
+        """Apply changed settings. A recording in progress keeps its stream; the new device
+        is used from the next one. Otherwise a changed device or keep_open takes effect now
+        (with keep_open the new stream is opened: raises MicrophoneError if it cannot be)."""
+        with self._ops:  # atomic with start/stop/cancel: none of them sees half a change
+            changed = (device, keep_open) != (self.device, self.keep_open)
+            with self._cond:
+                self.device, self.keep_open = device, keep_open
+                if max_s is not None:
+                    self.max_s = max_s
+                recording = self._take is not None
+            if not changed or recording:
+                return
+            self._close_stream()
+            if keep_open:
+                self._ensure_stream()
 
     def open(self) -> None:
         """Open the input stream now (with keep_open it then runs until close())."""
@@ -369,30 +361,23 @@ class Recorder:
                 return
             with self._cond:  # until `step` more audio has arrived
                 self._cond.wait_for(
-                    lambda n=n: take.n >= n + step or take.lost is not None,
-                    timeout=max(0.0, deadline - time.monotonic()),
+                    partial(_grown, take, n + step), timeout=max(0.0, deadline - time.monotonic())
                 )
 
     def _speaking(self, window: np.ndarray) -> bool:
         """Whether speech is still going on at the end of ``window``."""
         # One torch thread: Silero on 2 s takes ~12 ms so; with torch's 2 OpenMP threads on a
         # busy 2-core machine (Whisper transcribing the previous dictation) calls took 0.2-6 s.
-        # Restored at once (new threads and MKL would inherit it). Never import torch here.
-        torch = sys.modules.get("torch")
-        threads = torch.get_num_threads() if torch is not None else 0
+        # dictate.threads owns the count (restored once the last such section ends).
         try:
-            if threads:
-                torch.set_num_threads(1)
-            if self.gate is None:
-                from dictate.audio.gate import SpeechGate  # imports torch: only when needed
+            with threads.one_thread():
+                if self.gate is None:
+                    from dictate.audio.gate import SpeechGate  # imports torch: only when needed
 
-                self.gate = SpeechGate()
-            regions = self.gate.regions(window)
+                    self.gate = SpeechGate()
+                regions = self.gate.regions(window)
         except Exception:  # a broken gate must not clip the last word: wait the full tail
             log.exception("speech gate failed during the tail check")
             return True
-        finally:
-            if threads:
-                torch.set_num_threads(threads)
         end = window.size / SAMPLE_RATE
         return bool(regions) and regions[-1][1] >= end - 0.05  # the last region is still open

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from dictate import choices
 from dictate.audio.ffmpeg import _ffmpeg_chunks, _ffmpeg_probe, ffmpeg_path
 from dictate.audio.info import SAMPLE_RATE, AudioInfo, _oneline, _sanitize, _shown
 from dictate.errors import AudioError
@@ -38,18 +39,8 @@ __all__ = [
     "to_mono_16k",
 ]
 
-# Extensions libsndfile reads itself: when it refuses one of these and ffmpeg is absent, the file is
-# more likely damaged or not audio than in a format that merely needs ffmpeg.
-_SNDFILE_EXTS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc"}
-    | {".au", ".snd", ".caf", ".w64", ".rf64"}
-)
-# Formats only ffmpeg reads: a file with one of these names "needs ffmpeg" when it is absent.
-_FFMPEG_EXTS = frozenset(
-    {".m4a", ".m4b", ".mp4", ".m4v", ".mov", ".aac", ".webm", ".mkv", ".mka", ".wma", ".wmv"}
-    | {".avi", ".3gp", ".3g2", ".amr", ".ac3", ".eac3", ".flv", ".mpg", ".mpeg", ".ts", ".mts"}
-    | {".m2ts", ".ape", ".wv", ".dts", ".ogv", ".spx", ".ra", ".rm"}
-)
+_SNDFILE_EXTS = choices.NATIVE_SUFFIXES
+_FFMPEG_EXTS = choices.FFMPEG_SUFFIXES  # a file with one of these names "needs ffmpeg"
 _INSTALL_HINT = "install it, e.g. `apt install ffmpeg`, `brew install ffmpeg`"
 # Below this a file cannot carry intelligible speech, and a header claiming, say, 1 Hz would turn
 # a few kilobytes into hours of 16 kHz audio for the speech gate to wade through.

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from dictate.choices import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,13 @@ class GateSettings:
 
 def _import_silero():  # -> the silero_vad module
     # silero_vad imports torch and calls torch.set_num_threads(1) when imported, which would
-    # slow Whisper down for the whole process; keep the caller's setting.
-    import torch
+    # slow Whisper down for the whole process; keep the count dictate.threads owns.
+    import torch  # noqa: F401  (loaded first, so kept() has a count to keep)
 
-    threads = torch.get_num_threads()
-    try:
+    from dictate import threads
+
+    with threads.kept():
         import silero_vad
-    finally:
-        torch.set_num_threads(threads)
     return silero_vad
 
 
@@ -83,7 +82,7 @@ class SpeechGate:
             return self._load()
 
     def _load(self) -> str:
-        if self._model is not None:
+        if self._model is not None and self.backend is not None:
             return self.backend
         silero = _import_silero()
         if self.requested_backend in ("auto", "onnx"):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SAMPLE_RATE", "AudioInfo"]
+from dictate.choices import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
+__all__ = ["SAMPLE_RATE", "AudioInfo"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from dictate.audio.capture import SILENCE_DB, MicrophoneError, _quietly, _resolve, _sounddevice
+from dictate.audio import portaudio
+from dictate.audio.capture import INPUT, SILENCE_DB, _quietly, _resolve, _sounddevice
 
 __all__ = ["LevelMeter", "block_level_db"]
 
@@ -82,32 +83,22 @@ class LevelMeter:
             sd = _sounddevice()
             index, info = _resolve(sd, self.device)
             name = str(info["name"])
-            rate = int(info["default_samplerate"] or 48000)  # native: no resampling for a meter
-            channels = 1
-            try:
-                sd.check_input_settings(device=index, channels=1, samplerate=rate)
-            except (sd.PortAudioError, ValueError):  # mono refused: take its channels and mix
-                channels = max(1, int(info["max_input_channels"]))
+            rate, channels = portaudio.native_format(sd, index, info, INPUT)  # no resampling
             self._queue = queue.SimpleQueue()
             self._closing, self._failed = False, False
-            stream = None
-            try:
-                stream = sd.InputStream(
-                    device=index,
-                    samplerate=rate,
-                    channels=channels,
-                    dtype="float32",
-                    blocksize=max(1, round(rate * self.block_s)),
-                    callback=self._callback,
-                    finished_callback=self._finished,
-                )
-                stream.start()
-            except (sd.PortAudioError, ValueError) as exc:
-                if stream is not None:
-                    stream.close(ignore_errors=True)
-                raise MicrophoneError(
-                    f"the microphone {name!r} cannot be opened ({exc}; in use by another program?)"
-                ) from None
+            stream = portaudio.open_stream(
+                sd,
+                INPUT,
+                name,
+                "; in use by another program?",
+                device=index,
+                samplerate=rate,
+                channels=channels,
+                dtype="float32",
+                blocksize=max(1, round(rate * self.block_s)),
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
             self._stream, self.device_name = stream, name
             self._worker = threading.Thread(target=self._work, name="dictate-meter", daemon=True)
             self._worker.start()
@@ -119,11 +110,7 @@ class LevelMeter:
             if stream is None:
                 return
             self._closing = True
-            closer = threading.Thread(target=_shut, args=(stream,), daemon=True)
-            closer.start()
-            closer.join(_CLOSE_TIMEOUT_S)
-            if closer.is_alive():
-                log.warning("the level meter's stream did not close in %.0f s", _CLOSE_TIMEOUT_S)
+            portaudio.shut(stream, _CLOSE_TIMEOUT_S)
             self._queue.put(None)
             if self._worker is not None:
                 self._worker.join(_CLOSE_TIMEOUT_S)
@@ -170,8 +157,3 @@ class LevelMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _shut(stream: Any) -> None:
-    stream.abort(ignore_errors=True)  # stop() can hang on a dead source; abort() returns
-    stream.close(ignore_errors=True)

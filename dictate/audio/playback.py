@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import soxr
 
+from dictate.audio import portaudio
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import AudioError, DictateError
 
 __all__ = ["PlaybackError", "Player", "prepare"]
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 _CLOSE_TIMEOUT_S = 2.0
 
 
@@ -31,14 +32,18 @@ class PlaybackError(DictateError):
     """No usable output device: PortAudio missing, no speaker, device busy."""
 
 
+OUTPUT = portaudio.Direction(
+    PlaybackError,
+    "max_output_channels",
+    1,
+    "no audio output device found (no speaker or headphones available)",
+    "audio output",
+    "output devices",
+)
+
+
 def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except ImportError:
-        raise PlaybackError("sounddevice is not installed (pip install sounddevice)") from None
-    except OSError:  # "PortAudio library not found"
-        raise PlaybackError("PortAudio is not installed (apt install libportaudio2)") from None
-    return sounddevice
+    return portaudio.sounddevice(PlaybackError)
 
 
 def prepare(samples: np.ndarray, rate: int, out_rate: int, channels: int) -> np.ndarray:
@@ -115,14 +120,9 @@ class Player:
         sd = _sounddevice()
         with self._lock:
             self._close()
-            index, info = _output(sd, self.device)
+            index, info = portaudio.find(sd, self.device, OUTPUT)
             name = str(info["name"])
-            out_rate = int(info["default_samplerate"] or 48000)
-            channels = 1
-            try:
-                sd.check_output_settings(device=index, channels=1, samplerate=out_rate)
-            except (sd.PortAudioError, ValueError):  # mono refused (some hw: devices): all of them
-                channels = max(1, int(info["max_output_channels"]))
+            out_rate, channels = portaudio.native_format(sd, index, info, OUTPUT)
             self._data = prepare(samples, rate, out_rate, channels)
             self._pos, self._stop_exc = 0, sd.CallbackStop
             done = threading.Event()
@@ -170,39 +170,8 @@ class Player:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        closer = threading.Thread(target=_shut, args=(stream,), daemon=True)
-        closer.start()
-        closer.join(_CLOSE_TIMEOUT_S)
+        portaudio.shut(stream, _CLOSE_TIMEOUT_S)
         self._done.set()
-
-
-def _shut(stream: Any) -> None:
-    stream.abort(ignore_errors=True)
-    stream.close(ignore_errors=True)
-
-
-def _output(sd: Any, device: str | int | None) -> tuple[int, dict[str, Any]]:
-    """The PortAudio index and info of the requested (or default) output device."""
-    try:
-        devices = sd.query_devices()
-    except sd.PortAudioError as exc:
-        raise PlaybackError(f"cannot list audio devices ({exc})") from None
-    outputs = {i: str(d["name"]) for i, d in enumerate(devices) if d["max_output_channels"] > 0}
-    if not outputs:
-        raise PlaybackError("no audio output device found (no speaker or headphones available)")
-    if device is None:
-        default = sd.default.device[1]
-        index = default if default in outputs else min(outputs)
-    elif isinstance(device, int) or device.strip().isdigit():
-        index = int(device)
-    else:  # a name: the exact one (any case), else the first that contains it
-        wanted = device.strip().lower()
-        exact_first = sorted(outputs.items(), key=lambda item: item[1].lower() != wanted)
-        index = next((i for i, n in exact_first if wanted in n.lower()), None)
-    if index not in outputs:
-        names = ", ".join(f"{i}: {n!r}" for i, n in outputs.items())
-        raise PlaybackError(f"no audio output {device!r} (output devices: {names})")
-    return index, sd.query_devices(index)
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:

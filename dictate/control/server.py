@@ -1,4 +1,4 @@
-"""The control server, run inside the app (the client side and the protocol are in `ipc`).
+"""The control server, run inside the app (the client is `ipc`, the protocol `protocol`).
 
 One daemon thread multiplexes all connections with a selector, so a slow or stuck client can
 never hold up another, and the handler is always called on that one thread.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dictate.control.ipc import (
+from dictate.control.protocol import (
     COMMANDS,
     MAX_MESSAGE,
     PROTOCOL_VERSION,

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from dictate import paths
+from dictate.choices import SAMPLE_RATE
 from dictate.errors import AudioError, DictateError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 DB_NAME = "history.sqlite3"
 AUDIO_DIR = "audio"
 SCHEMA_VERSION = 2
@@ -360,8 +360,8 @@ class History:
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Entry]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM dictations {where}", params)
-            rows = rows.fetchall()
+            cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM dictations {where}", params)
+            rows = cursor.fetchall()
         return [self._entry(r) for r in rows]
 
     def get(self, id: int) -> Entry:

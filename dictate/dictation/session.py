@@ -1,10 +1,17 @@
 """The dictation state machine: idle → recording → transcribing → inserting → idle.
 
-Hotkeys and IPC call start/stop/toggle/cancel from their own threads; the engine runs on one
-worker thread fed by a queue, so a new recording can start while the previous one is still
-being transcribed: it is queued, never dropped. Every change is an `Event` for the UI. Before a
+start/stop/toggle/cancel may come from any thread (the app sends them all through its one
+command thread; tests hammer them from many). Each command *claims* its transition under the
+lock (idle → starting, recording → stopping) and then does the slow part (opening the
+microphone, waiting for the end of speech) outside it, so two commands can never act on one
+recording and readers of `state` never wait for a microphone. The engine runs on one worker
+thread fed by a queue, so a new recording can start while the previous one is still being
+transcribed: it is queued, never dropped. Every change is an `Event` for the UI. Before a
 recording's audio reaches the engine it is already on disk with a history row (the recorder's
 chunks are written as they arrive), so a crash at any point loses nothing.
+
+A job carries its audio, and `transcribe` is any callable, so a live (decode-while-recording)
+transcriber can stand in for it without the state machine changing.
 """
 
 from __future__ import annotations
@@ -21,9 +28,23 @@ from typing import Any, Protocol
 import numpy as np
 
 from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
+from dictate.errors import EngineGone
 from dictate.transcript import describe_gaps
 
 log = logging.getLogger(__name__)
+
+# How often one dictation follows the model when it is switched (or unloaded) under it.
+MODEL_SWAPS_PER_DICTATION = 2
+
+
+class _Mic(Enum):
+    """Who holds the microphone. STARTING and STOPPING are claims: the command that set them
+    is opening the microphone or waiting for the end of speech, outside the lock."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    RECORDING = "recording"
+    STOPPING = "stopping"
 
 
 class State(str, Enum):
@@ -79,7 +100,7 @@ class Inserter(Protocol):
 
 
 class Transcribe(Protocol):
-    def __call__(self, audio: np.ndarray) -> Any: ...  # -> DictationResult
+    def __call__(self, audio: np.ndarray, /) -> Any: ...  # -> DictationResult
 
 
 @dataclass
@@ -90,6 +111,7 @@ class _Job:
     released_at: float
     cancelled: threading.Event = field(default_factory=threading.Event)
     recovered: bool = False
+    queued: bool = False  # on the worker's queue (not while stop() still records the tail)
 
 
 class Session:
@@ -106,6 +128,7 @@ class Session:
         rules: CleanupRules | None = None,
         focused_window: Callable[[], object | None] = lambda: None,
         tail_max_s: float = 0.4,
+        keep_audio: bool = True,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.recorder = recorder
@@ -116,10 +139,15 @@ class Session:
         self._on_event = on_event
         self._focused_window = focused_window
         self.tail_max_s = tail_max_s
+        self.keep_audio = keep_audio  # False: a dictation's audio is deleted once it is text
         self._clock = clock
-        self._lock = threading.RLock()
-        self._recording = None  # history.Recording while the microphone is open
+        # Held only for a few field reads and writes, never across I/O: readers stay instant.
+        self._lock = threading.Condition(threading.Lock())
+        self._mic = _Mic.IDLE
+        self._start_cancelled = False  # cancel() arrived while the microphone was opening
+        self._recording: Any = None  # history.Recording while the microphone is open
         self._record_started = 0.0
+        self._recovered = False
         self._busy: State | None = None  # what the worker is doing, if anything
         self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
@@ -129,18 +157,34 @@ class Session:
 
     # ---- state ------------------------------------------------------------------------
 
+    def configure(
+        self,
+        *,
+        rules: CleanupRules | None = None,
+        tail_max_s: float | None = None,
+        keep_audio: bool | None = None,
+    ) -> None:
+        """Apply changed settings; the dictation in progress keeps what it started with."""
+        with self._lock:
+            if rules is not None:
+                self.rules = rules
+            if tail_max_s is not None:
+                self.tail_max_s = tail_max_s
+            if keep_audio is not None:
+                self.keep_audio = keep_audio
+
     @property
     def state(self) -> State:
         with self._lock:
-            if self._recording is not None:
-                return State.RECORDING
+            if self._mic is not _Mic.IDLE:
+                return State.RECORDING  # opening and the tail count as recording
             return self._busy or State.IDLE
 
     @property
     def queued(self) -> int:
         """Dictations waiting behind the one being transcribed."""
         with self._lock:
-            return max(0, len(self._pending) - 1)
+            return max(0, sum(j.queued for j in self._pending) - 1)
 
     def _emit(self, state: State, job_id: int | None = None, **kw: Any) -> None:
         try:
@@ -153,20 +197,35 @@ class Session:
     def start(self) -> bool:
         """Open the microphone and start a dictation; False if one is already recording."""
         with self._lock:
-            if self._recording is not None:
+            if self._mic is not _Mic.IDLE:
                 return False
-            self._recording = self.history.start()
-            self._record_started = self._clock()
-            try:
-                self.recorder.start()
-            except Exception as exc:
-                self.history.set_error(self._recording.id, str(exc))
-                self._recording.close()
-                self._recording = None
-                self._emit(State.ERROR, message=str(exc))
-                return False
-            rec_id = self._recording.id
-        self._emit(State.RECORDING, rec_id)
+            self._mic, self._start_cancelled = _Mic.STARTING, False
+        rec = None
+        try:
+            rec = self.history.start()
+            with self._lock:
+                self._recording, self._record_started = rec, self._clock()
+            self.recorder.start()
+        except Exception as exc:
+            if rec is not None:
+                self.history.set_error(rec.id, str(exc))
+                rec.close()
+            self._release()
+            self._emit(State.ERROR, message=str(exc))
+            return False
+        with self._lock:
+            cancelled = self._start_cancelled
+            if not cancelled:
+                self._mic = _Mic.RECORDING
+                self._lock.notify_all()  # a stop() may be waiting for the microphone
+        if cancelled:  # cancel() said CANCELLED already; the claim is still ours to undo
+            self.recorder.cancel()
+            rec.close()
+            self.history.set_cancelled(rec.id)
+            self._release()
+            self._emit(self.state)
+            return False
+        self._emit(State.RECORDING, rec.id)
         return True
 
     def on_audio(self, chunk: np.ndarray) -> None:
@@ -176,25 +235,47 @@ class Session:
             rec.write(chunk)
 
     def stop(self) -> bool:
-        """Key released: finish capturing (the tail), then queue the audio for transcription."""
+        """Key released: finish capturing (the tail), then queue the audio for transcription.
+        False if nothing was recording (or another stop already claimed this recording)."""
         with self._lock:
-            rec = self._recording
-            if rec is None:
+            self._lock.wait_for(lambda: self._mic is not _Mic.STARTING)
+            if self._mic is not _Mic.RECORDING:
                 return False
-        released = self._clock()
-        capture = self.recorder.stop(self.tail_max_s)
-        with self._lock:
-            self._recording = None
+            self._mic = _Mic.STOPPING
+            rec, tail_max_s = self._recording, self.tail_max_s
+            # Pending from now on, so a cancel() during the tail finds and cancels it.
+            job = _Job(rec.id, np.zeros(0, np.float32), Latency(), self._clock())
+            self._pending.append(job)
+        try:
+            capture = self.recorder.stop(tail_max_s)
+        except Exception as exc:  # keep what is on disk; the history says why
+            log.exception("stopping the recording failed")
+            rec.close()
+            self.history.set_error(rec.id, f"the recording could not be stopped: {exc}")
+            with self._lock:
+                self._pending.remove(job)
+            self._release()
+            self._emit(State.ERROR, rec.id, message=str(exc))
+            return True
         rec.close()
         self.history.finish_recording(rec)
-        latency = Latency(
-            record_ms=(released - self._record_started) * 1000, tail_ms=capture.tail_s * 1000
-        )
+        job.audio = capture.audio
+        job.latency.record_ms = (job.released_at - self._record_started) * 1000
+        job.latency.tail_ms = capture.tail_s * 1000
         if capture.device_lost:
             self._emit(State.ERROR, rec.id, message=f"microphone lost: {capture.device_lost}")
-        self._enqueue(_Job(rec.id, capture.audio, latency, released))
-        self._emit(self.state, rec.id, message="queued" if self._busy else "")
+        with self._lock:
+            busy, job.queued = self._busy is not None, True
+        self._release()
+        self._jobs.put(job)
+        self._emit(self.state, rec.id, message="queued" if busy else "")
         return True
+
+    def _release(self) -> None:
+        """End a claim on the microphone: the next start may come."""
+        with self._lock:
+            self._mic, self._recording = _Mic.IDLE, None
+            self._lock.notify_all()
 
     def toggle(self) -> None:
         if not self.stop():
@@ -203,25 +284,39 @@ class Session:
     def cancel(self) -> bool:
         """Cancel the recording, or else the dictation being transcribed: nothing is inserted."""
         with self._lock:
-            rec = self._recording
-            if rec is not None:
-                self._recording = None
-                self.recorder.cancel()
-                rec.close()
-                self.history.set_cancelled(rec.id)
+            mic, rec = self._mic, self._recording
+            if mic is _Mic.STARTING:
+                if self._start_cancelled:
+                    return False
+                self._start_cancelled = True  # start() undoes its claim once the mic is open
+                target = rec.id if rec is not None else None
+            elif mic is _Mic.RECORDING:
+                self._mic = _Mic.STOPPING  # claimed: no stop() can queue this recording now
                 target = rec.id
             elif live := [j for j in self._pending if not j.cancelled.is_set()]:
                 live[-1].cancelled.set()  # the newest dictation not yet inserted
                 target = live[-1].dictation_id
+                rec = None
             else:
                 return False
+        if mic is _Mic.RECORDING:
+            self.recorder.cancel()
+            rec.close()
+            self.history.set_cancelled(rec.id)
+            self._release()
         self._emit(State.CANCELLED, target)
         self._emit(self.state)
         return True
 
     def recover(self) -> list[int]:
         """Queue the dictations a crash left unfinished; they are transcribed and offered
-        (kept in history and on the clipboard), not typed into whatever has focus now."""
+        (kept in history and on the clipboard), not typed into whatever has focus now.
+
+        Once per session: call it whenever the engine becomes ready; later calls do nothing."""
+        with self._lock:
+            if self._recovered:
+                return []
+            self._recovered = True
         ids = []
         for entry in self.history.unfinished():
             try:
@@ -235,6 +330,7 @@ class Session:
 
     def _enqueue(self, job: _Job) -> None:
         with self._lock:
+            job.queued = True
             self._pending.append(job)
         self._jobs.put(job)
 
@@ -263,14 +359,28 @@ class Session:
                     self._busy = None
                 self._emit(self.state)
 
+    def _transcribe(self, job: _Job) -> Any:
+        """The engine's result for the job's audio; when the model was switched or unloaded
+        under it (EngineGone), the same audio again, with the engine there is now."""
+        for attempt in range(MODEL_SWAPS_PER_DICTATION + 1):
+            try:
+                return self.transcribe(job.audio)
+            except EngineGone:
+                if attempt == MODEL_SWAPS_PER_DICTATION or job.cancelled.is_set():
+                    raise
+                log.info("dictation %s: the model changed under it; again", job.dictation_id)
+        raise AssertionError("unreachable")
+
     def _run(self, job: _Job) -> None:
         self._emit(State.TRANSCRIBING, job.dictation_id)
-        result = self.transcribe(job.audio)
+        result = self._transcribe(job)
         t = result.timings
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
-        text = clean(result.text, self.rules, speech_s=result.speech_s)
+        with self._lock:
+            rules = self.rules
+        text = clean(result.text, rules, speech_s=result.speech_s)
         gaps = tuple(getattr(result, "gaps", ()))
         if job.cancelled.is_set():
             self.history.set_cancelled(job.dictation_id)
@@ -286,6 +396,8 @@ class Session:
             return
         self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)
         if job.recovered:
+            if not gaps:
+                self._drop_audio(job.dictation_id)
             self._emit(State.IDLE, job.dictation_id, message="recovered", text=text)
             return
         with self._lock:
@@ -302,6 +414,8 @@ class Session:
         if outcome.ok:
             self._last_insert = (window, text)
             note = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}" if gaps else ""
+            if not gaps:  # speech that gave no text: its audio is all there is of it
+                self._drop_audio(job.dictation_id)
             self._emit(
                 State.IDLE, job.dictation_id, message=note, text=text, latency=lat, gaps=gaps
             )
@@ -311,3 +425,14 @@ class Session:
             # history either way.
             message = f"could not insert the text: {outcome.error}; it is kept in the history"
             self._emit(State.ERROR, job.dictation_id, message=message, text=text, latency=lat)
+
+    def _drop_audio(self, dictation_id: int) -> None:
+        """Without keep-audio a dictation's audio lives only until it is text (the text is in
+        the history by now); a failed or silent one keeps it, so nothing is lost."""
+        drop = getattr(self.history, "drop_audio", None)
+        if self.keep_audio or drop is None:
+            return
+        try:
+            drop(dictation_id)
+        except Exception:  # the text is safe; a leftover file is no reason to fail it
+            log.exception("could not delete the audio of dictation %s", dictation_id)

@@ -127,7 +127,8 @@ class _StateDict:
     """Builds the transformers state dict, tracking which CTranslate2 variables were used."""
 
     def __init__(self, path: Path, variables: dict[str, np.ndarray]) -> None:
-        self.path, self.vars, self.used = path, variables, set()
+        self.path, self.vars = path, variables
+        self.used: set[str] = set()
         self.out: dict[str, np.ndarray] = {}
 
     def get(self, name: str) -> np.ndarray:
@@ -243,7 +244,8 @@ def _special_tokens(src: Path, vocab_size: int) -> dict[str, int]:
     tokenizer = _read_json(src / "tokenizer.json")
     added = tokenizer.get("added_tokens", [])
     specials = {t["content"]: t["id"] for t in added if t.get("special")}
-    needed = ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>")
+    needed: tuple[str, ...] = ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>")
+    needed += ("<|transcribe|>",)
     needed += ("<|startofprev|>", "<|notimestamps|>")
     if missing := [t for t in needed if t not in specials]:
         raise ModelError(f"{src / 'tokenizer.json'} is not a Whisper tokenizer (no {missing[0]})")

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
+from dictate import choices, threads
+from dictate.engine import catalog
+from dictate.engine.catalog import CatalogModel
 from dictate.errors import DeviceError
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
+DEVICES = choices.values(choices.DEVICES)
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -42,6 +45,15 @@ def unavailable_reason(kind: str) -> str | None:
             return None
         return "Apple MPS needs an Apple Silicon Mac with macOS 12.3+"
     return f"unknown device {kind!r} (choose one of {', '.join(DEVICES)})"
+
+
+def default_model(setting: str) -> CatalogModel:
+    """The model "automatic" means for a device setting ("auto" is the device auto picks):
+    the one answer for the tray, the settings dialog and the app."""
+    kind = (setting or "auto").split(":")[0]
+    if kind == "auto":
+        kind = next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+    return catalog.default_model(kind)
 
 
 def resolve(requested: str = "auto", dtype: str | None = None) -> DeviceChoice:
@@ -82,7 +94,7 @@ def configure_cpu_threads() -> int:
     if wanted and wanted.isdigit() and int(wanted) > 0:
         n = int(wanted)
     else:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        n = max(1, n or 1)
-    torch.set_num_threads(n)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        n = max(1, cores or 1)
+    threads.set_threads(n)
     return n

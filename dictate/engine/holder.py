@@ -146,11 +146,13 @@ class EngineHolder:
                 new.warmup()
             except DictateError as exc:
                 new.unload()
-                return self._failed(label, device, str(exc))
+                self._failed(label, device, str(exc))
+                return None
             except Exception as exc:  # a loader bug must still be reported, never swallowed
                 log.exception("loading %s failed", label)
                 new.unload()
-                return self._failed(label, device, f"{label}: cannot load ({exc})")
+                self._failed(label, device, f"{label}: cannot load ({exc})")
+                return None
             with self._cond:
                 old, self.engine, self.info, self.error = self.engine, new, info, None
                 self._last_use = time.monotonic()

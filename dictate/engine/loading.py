@@ -253,7 +253,9 @@ def _progress_tqdm(progress: ProgressCallback | None):  # -> type[tqdm] | None
     # never goes backwards.
     lock = threading.Lock()
 
-    class _Reporter(tqdm):  # type: ignore[misc]
+    report = progress  # not None (narrowing does not reach into the class below)
+
+    class _Reporter(tqdm):
         def __init__(self, *args, **kwargs):
             # The bytes bar, not the per-file counter. huggingface_hub 2.x drives a second bytes
             # bar, "Downloading bytes" (received, no real total), beside the bar of bytes written
@@ -267,6 +269,6 @@ def _progress_tqdm(progress: ProgressCallback | None):  # -> type[tqdm] | None
             with lock:
                 self.n += n or 0
                 if self._bytes:
-                    progress(Progress("download", int(self.n), int(self.total or 0) or None))
+                    report(Progress("download", int(self.n), int(self.total or 0) or None))
 
     return _Reporter

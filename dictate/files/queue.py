@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dictate import choices
 from dictate.audio.info import SAMPLE_RATE
 from dictate.engine.longform import Gap
 from dictate.errors import Cancelled, DictateError, ModelError
@@ -49,18 +50,9 @@ FINISHED = frozenset({DONE, FAILED, CANCELLED})
 
 # What a dropped folder contributes and what the file dialog offers; a file given by name is
 # queued whatever its name, and the decoder then says what is wrong with it.
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc"}
-    | {".au", ".snd", ".caf", ".w64", ".rf64", ".m4a", ".m4b", ".aac", ".wma", ".amr"}
-    | {".ac3", ".eac3", ".mka", ".ape", ".wv", ".dts", ".spx", ".ra"}
-)
-# No ".ts": in a dropped folder it is far more often TypeScript than an MPEG transport stream
-# (such a file dropped by itself is still read).
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".wmv", ".flv", ".mpg", ".mpeg"}
-    | {".mts", ".m2ts", ".3gp", ".3g2", ".ogv", ".rm"}
-)
-MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
+AUDIO_SUFFIXES = choices.AUDIO_SUFFIXES
+VIDEO_SUFFIXES = choices.VIDEO_SUFFIXES
+MEDIA_SUFFIXES = choices.MEDIA_SUFFIXES
 MODEL_SWAPS_PER_JOB = 3  # a file survives this many model switches while it runs
 FOLDER_SCAN_LIMIT = 20_000  # directory entries looked at per drop: dropping $HOME must not hang
 
@@ -337,7 +329,7 @@ class FileQueue:
                 job.segments.append(segment)
                 self._notify(job)
         finally:
-            segments.close()
+            getattr(segments, "close", lambda: None)()  # a generator: stop it now
             blocks.close()  # and the decoder with it (file handle, ffmpeg process)
 
     @staticmethod

@@ -7,12 +7,14 @@ The entry starts the same dictate that wrote it (the bundle's executable, the in
 
 from __future__ import annotations
 
+import importlib
 import os
 import plistlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from dictate.integration import APP_ID
 
@@ -135,15 +137,20 @@ def _exec_arg(arg: str) -> str:
     return '"' + quoted.replace("\\", "\\\\") + '"'
 
 
+def _winreg() -> Any:
+    """The Windows registry module; Any, so type checks pass on the platforms without it."""
+    return importlib.import_module("winreg")
+
+
 def _set_run_value(command: str) -> None:
-    import winreg  # Windows only
+    winreg = _winreg()
 
     with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
         winreg.SetValueEx(key, RUN_VALUE, 0, winreg.REG_SZ, command)
 
 
 def _get_run_value() -> str | None:
-    import winreg
+    winreg = _winreg()
 
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
@@ -153,7 +160,7 @@ def _get_run_value() -> str | None:
 
 
 def _delete_run_value() -> None:
-    import winreg
+    winreg = _winreg()
 
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:

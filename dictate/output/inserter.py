@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from dictate import choices
 from dictate.errors import DictateError
 from dictate.output.clipboard import (
     Clipboard,
@@ -45,7 +46,7 @@ from dictate.output.typing import (
 
 log = logging.getLogger(__name__)
 
-METHODS = ("paste", "type", "xdotool", "wtype", "ydotool")
+METHODS = tuple(m for m in choices.values(choices.INSERT_METHODS) if m != "auto")
 _TOOLS = ("xdotool", "xprop", "xclip", "xsel", "wtype", "ydotool", "wl-copy", "wl-paste")
 
 # WM_CLASS names (instance or class, lower case) of terminal emulators: they paste on

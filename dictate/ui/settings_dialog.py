@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dictate import paths
+from dictate import choices, paths
 from dictate.audio.capture import input_devices
 from dictate.config import Settings
 from dictate.engine import catalog, loading
@@ -56,50 +56,10 @@ from dictate.ui.level_meter import MicLevel
 log = logging.getLogger(__name__)
 
 OTHER = "\0other"  # the model combo's "Other…" entry
-MODES = (
-    ("auto", "Automatic: tap to start and stop, hold to talk"),
-    ("hold", "Hold to talk"),
-    ("toggle", "Toggle: press to start, press again to stop"),
-)
-INSERT_METHODS = (
-    ("auto", "Automatic (the best way on this desktop)"),
-    ("paste", "Paste through the clipboard"),
-    ("type", "Type the keys (ASCII text only)"),
-    ("xdotool", "xdotool type (X11)"),
-    ("wtype", "wtype (Wayland)"),
-    ("ydotool", "ydotool (Wayland)"),
-)
-DEVICES = (
-    ("auto", "Automatic (GPU when there is one)"),
-    ("cuda", "NVIDIA GPU (CUDA)"),
-    ("mps", "Apple GPU (MPS)"),
-    ("cpu", "CPU"),
-)
-LANGUAGES = (
-    ("en", "English"),
-    ("de", "German"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("pt", "Portuguese"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("sv", "Swedish"),
-    ("da", "Danish"),
-    ("no", "Norwegian"),
-    ("fi", "Finnish"),
-    ("cs", "Czech"),
-    ("el", "Greek"),
-    ("tr", "Turkish"),
-    ("ru", "Russian"),
-    ("uk", "Ukrainian"),
-    ("ar", "Arabic"),
-    ("he", "Hebrew"),
-    ("hi", "Hindi"),
-    ("zh", "Chinese"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-)
+MODES = tuple((c.value, c.description) for c in choices.MODES)
+INSERT_METHODS = tuple((c.value, c.description) for c in choices.INSERT_METHODS)
+DEVICES = tuple((c.value, c.description) for c in choices.DEVICES)
+LANGUAGES = choices.LANGUAGES
 _AUTO_LANGUAGE = "Detect automatically"
 _REFUSED = {  # what to say when config's validation refuses a field the dialog let through
     "language": "Give a language code such as de, fr or pt-BR, or pick one.",
@@ -756,10 +716,9 @@ class SettingsDialog(QDialog):
         return entry is not None and entry.english_only
 
     def _default_model(self) -> catalog.CatalogModel:
-        kind = self.device_combo.currentData() or "auto"
-        if kind == "auto":
-            kind = next((k for k in ("cuda", "mps") if unavailable_reason(k) is None), "cpu")
-        return catalog.default_model(kind)
+        from dictate.engine import device  # torch: only once the dialog is open
+
+        return device.default_model(self.device_combo.currentData() or "auto")
 
     def _update_model_labels(self) -> None:
         kind = self.device_combo.currentData()

@@ -13,37 +13,19 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from dictate import choices
 from dictate.ui.icons import tray_icon
 from dictate.ui.main_window import STATE_TEXT, icon_state
 from dictate.ui.model_progress import describe
 
-MODES = (("hold", "Hold to talk"), ("toggle", "Toggle (press, speak, press)"), ("auto", "Auto"))
+MODES = tuple((c.value, c.label) for c in choices.MODES)
 MODE_HELP = {
     "hold": "Record while the hotkey is held down",
     "toggle": "Press once to start, again to stop",
     "auto": "A tap toggles; holding is push-to-talk",
 }
-DEVICES = (("auto", "Auto"), ("cuda", "CUDA (NVIDIA GPU)"), ("mps", "Apple MPS"), ("cpu", "CPU"))
-# The languages people most often dictate in, by Whisper code; "Auto-detect" comes first.
-LANGUAGES = (
-    ("en", "English"),
-    ("de", "German"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("pt", "Portuguese"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("sv", "Swedish"),
-    ("uk", "Ukrainian"),
-    ("ru", "Russian"),
-    ("tr", "Turkish"),
-    ("ar", "Arabic"),
-    ("hi", "Hindi"),
-    ("zh", "Chinese"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-)
+DEVICES = tuple((c.value, c.label) for c in choices.DEVICES)
+LANGUAGES = choices.LANGUAGES
 _KEY_NAMES = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Super", "esc": "Esc"}
 
 
@@ -180,9 +162,7 @@ class Tray(QObject):
     def _model_menu(self, menu: QMenu) -> None:
         from dictate.engine import catalog, loading
 
-        s = self.app.settings
-        device = s.device if s.device != "auto" else "cpu"
-        current = s.model or catalog.default_model(device).name
+        current = self.app.view().model  # the app's one answer, as the dialog's
         holder = self.app.holder
         switching = (
             holder.status.model if holder.status is not None and holder.status.busy else None

@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu
 
+from dictate.app import AppView
 from dictate.config import Settings
 from dictate.dictation.history import History
 from dictate.engine.holder import ModelStatus
@@ -37,6 +38,12 @@ class StubApp:
 
     def status(self) -> tuple[str, str]:
         return self.word, "tiny.en on cpu"
+
+    def view(self) -> AppView:
+        default = "tiny.en"  # what "automatic" means on this stub's CPU
+        return AppView(
+            self.settings, self.settings.model or default, default, self.holder.info, None
+        )
 
     def command(self, name: str) -> None:
         self.calls.append(("command", name))
