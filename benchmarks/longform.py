@@ -278,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for t in targets
         ],
     ]
+    print("\n".join(lines), flush=True)  # the main table first: the defences take a while
+    printed = len(lines)
     if not args.skip_defences:
         short = [r for r in recs if r.name != "10 min file"]
         log("defences")
@@ -299,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"| {n} | {overall(short, n, found_d) * 100:.1f} % | {deleted} | {g} | {secs:.1f} |"
             )
     text = "\n".join(lines) + "\n"
-    print(text)
+    print("\n".join(lines[printed:]))
     save_targets(args.targets, targets)
     if args.write_readme:
         write_section("longform", text)

@@ -36,6 +36,7 @@ SCRIPTS = (
     ("engine_latency", ()),
     ("release_to_text", ()),
     ("files", ()),
+    ("longform", ()),
     ("footprint", ()),
     ("model_sizes", ()),
 )

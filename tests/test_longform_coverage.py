@@ -189,3 +189,24 @@ def test_engine_reports_gaps_in_order_and_in_long_dictations(engine, monkeypatch
     result = engine.transcribe(audio, options)  # a dictation over one window
     assert result.text == "" and result.gaps == [(g.start, g.end) for g in gaps]
     assert not result.no_speech  # speech that gave no text is not "no speech"
+
+
+def test_a_prompt_shortens_the_token_budget_to_fit_the_decoder(engine):
+    from dictate.engine.options import TranscribeOptions
+
+    kwargs = engine._generate_kwargs(TranscribeOptions(prompt="ComfyUI, Kubernetes"), True, 440)
+    assert len(kwargs["prompt_ids"]) + 4 + kwargs["max_new_tokens"] <= 448
+
+
+@pytest.mark.slow
+def test_a_full_window_with_a_prompt_fits_the_decoders_positions(engine):
+    """Prompt + start tokens + a full window's token budget exceeded Whisper's 448 positions,
+    and generate() refused the window (a --prompt on any file with a 30 s stretch of speech,
+    or the previous text as prompt)."""
+    from dictate.engine.options import TranscribeOptions
+
+    t = np.arange(30 * SR) / SR
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    options = TranscribeOptions(use_gate=False, prompt="ComfyUI, Kubernetes", redecode=False)
+    segments = list(engine.transcribe_long([audio], options))
+    assert all(0.0 <= s.start <= s.end <= 30.0 for s in segments)

@@ -452,6 +452,11 @@ class Engine:
             kwargs["prompt_ids"] = self._processor.tokenizer.get_prompt_ids(
                 options.prompt, return_tensors="pt"
             ).to(self._choice.device)
+            # The prompt, the start tokens and the answer share the decoder's 448 positions:
+            # a long prompt (or the previous window's text) shortens the answer's budget
+            # instead of making generate() refuse the window.
+            room = self._model.config.max_target_positions - len(kwargs["prompt_ids"]) - 4
+            kwargs["max_new_tokens"] = max(1, min(kwargs["max_new_tokens"], room))
         if len(options.temperatures) > 1:
             kwargs["temperature"] = options.temperatures
             kwargs["compression_ratio_threshold"] = options.compression_ratio_threshold
