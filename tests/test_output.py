@@ -82,7 +82,7 @@ def make(method="paste", *, clipboard=None, takes_paste=True, confirm=True, kind
     window = FakeWindow(board, takes_paste)
     ins = Inserter(method, session=DesktopSession(kind, {}), restore_delay_s=0.2)
     ins._clipboards["clipboard"] = board
-    ins._key_sender = lambda: window  # type: ignore[method-assign]
+    ins._key_senders = lambda: [window]  # type: ignore[method-assign]
     ins._sender = lambda m: window  # type: ignore[method-assign]
     return ins, board, window
 
@@ -164,7 +164,7 @@ def test_a_failed_key_press_keeps_the_text(monkeypatch):
 
 def test_wayland_without_key_tools_says_so_and_keeps_the_text():
     ins, board, _ = make(kind="wayland")
-    ins._key_sender = lambda: None  # type: ignore[method-assign]
+    ins._key_senders = lambda: []  # type: ignore[method-assign]
     result = ins.insert("hello")
     assert not result.ok and "cannot send keys" in result.error
     assert board.get_text() == "hello"
@@ -282,8 +282,9 @@ def test_tool_arguments(monkeypatch):
     assert calls == [
         ["xdotool", "type", "--clearmodifiers", "--delay", "5", "--", "-n x"],
         ["xdotool", "key", "--clearmodifiers", "--delay", "4", "ctrl+shift+v"],
-        ["wtype", "-M", "ctrl", "-M", "shift", "-k", "v", "-m", "shift", "-m", "ctrl"],
-        ["wtype", "--", "-x"],
+        # -s 50: the first key waits for the window to bind the new keyboard (WtypeSender).
+        ["wtype", "-s", "50", "-M", "ctrl", "-M", "shift", "-k", "v", "-m", "shift", "-m", "ctrl"],
+        ["wtype", "-s", "50", "--", "-x"],
         ["ydotool", "key", "42:1", "110:1", "110:0", "42:0"],
     ]
 

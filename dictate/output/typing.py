@@ -114,12 +114,22 @@ class PynputSender:
 
 class WtypeSender:
     """Wayland through wtype (virtual-keyboard protocol: Sway, Hyprland and other wlroots
-    compositors; GNOME's Mutter does not offer it and wtype then fails with a message)."""
+    compositors; GNOME's Mutter does not offer it and wtype then fails with a message).
+
+    settle_ms: a pause between wtype creating its virtual keyboard and its first key. Without
+    it the first character was lost in about half the runs (sway, foot): when no other
+    keyboard is attached to the seat, the new virtual keyboard is what gives the seat its
+    keyboard, and the focused window asks for a wl_keyboard only on hearing that. wtype's
+    first key press races that request; when it wins, the window's `enter` event lists the key
+    as already held (WAYLAND_DEBUG shows `enter(..., array[4])`) and only its release arrives.
+    The same happens after every wtype run, since each one brings its own keyboard and takes
+    it away on exit. 10 ms was enough in 60/60 runs; 50 ms leaves room for a busy window.
+    """
 
     name = "wtype"
 
-    def __init__(self, path: str = "wtype", timeout: float = 30.0) -> None:
-        self.path, self.timeout = path, timeout
+    def __init__(self, path: str = "wtype", timeout: float = 30.0, settle_ms: int = 50) -> None:
+        self.path, self.timeout, self.settle_ms = path, timeout, settle_ms
 
     def type_text(self, text: str) -> None:
         self._run("--", text)
@@ -131,7 +141,8 @@ class WtypeSender:
         self._run(*args, *[a for m in reversed(mods) for a in ("-m", m)])
 
     def _run(self, *args: str) -> None:
-        proc = run_tool([self.path, *args], timeout=self.timeout, error=InputError)
+        settle = ["-s", str(self.settle_ms)] if self.settle_ms > 0 else []
+        proc = run_tool([self.path, *settle, *args], timeout=self.timeout, error=InputError)
         if proc.returncode != 0:
             raise InputError(f"wtype failed: {stderr_line(proc)}")
 
