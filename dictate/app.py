@@ -108,7 +108,9 @@ class App:
 
         s = self.settings
         if session_kind() == "wayland":  # no X listener reaches Wayland windows: the portal
-            threading.Thread(target=self._start_portal, name="dictate-portal-start").start()
+            threading.Thread(
+                target=self._start_portal, name="dictate-portal-start", daemon=True
+            ).start()
             return
         try:
             self.hotkeys = HotkeyListener(

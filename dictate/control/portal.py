@@ -339,7 +339,7 @@ class PortalShortcuts:
     def _gone(self, why: str) -> None:
         self._lost = True
         self.session, self.bindings = None, {}
-        if self.logic._down_at is not None and self._is_recording():
+        if self.logic.held and self._is_recording():
             self._on["stop"]()  # a hold whose release will never come: end it, keep the speech
         self.logic = PressLogic(self.mode, self.logic.hold_threshold_s)
         self._on_lost(f"{why}: the global shortcut no longer works; {TOGGLE_HINT}")
