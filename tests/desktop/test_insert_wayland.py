@@ -7,8 +7,13 @@ of wtype's runs (see WtypeSender)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +23,7 @@ from tests.desktop import wayland
 pytestmark = pytest.mark.desktop
 EXACT = "café über 20 € @ / ; ß ñ"
 RUNS = 20
+TARGET_APP = Path(__file__).with_name("target_app.py")
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +163,51 @@ def test_without_virtual_keyboard_every_route_is_tried_and_the_failure_is_told(w
     assert "virtual keyboard" in result.error, result.error
     assert "paste:" in result.error and "wtype:" in result.error, result.error
     assert "could not be put on the clipboard either" in result.error, result.error
+
+
+def test_a_qt_wayland_window_gets_typed_and_pasted_text(session, sway, tmp_path):
+    """Qt as a native Wayland client reads the offered text once per paste, as foot does."""
+    pytest.importorskip("PySide6.QtWidgets", reason="the target window needs PySide6")
+    state = tmp_path / "target.json"
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "QT_QPA_PLATFORM": "wayland", "XDG_RUNTIME_DIR": str(runtime)}
+    proc = subprocess.Popen(
+        [sys.executable, str(TARGET_APP), str(state)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("READY")
+
+        def state_now() -> dict:
+            try:
+                return json.loads(state.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+
+        def text() -> str:
+            return state_now().get("text", "")
+
+        deadline = time.monotonic() + 10
+        while not state_now().get("focus"):
+            assert time.monotonic() < deadline, "the Qt window never got the focus"
+            time.sleep(0.05)
+        set_selections("precious", "primary words")
+        expected = ""
+        for method in ("wtype", "paste"):
+            ins = Inserter(method, session=session)
+            result = ins.insert(f"{method}: {EXACT}|")
+            ins.flush()
+            assert result.ok and result.method == method, result
+            expected += f"{method}: {EXACT}|"
+            deadline = time.monotonic() + 5
+            while text() != expected and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert text() == expected
+        assert selections() == ("precious", "primary words")
+    finally:
+        proc.kill()
+        proc.wait(10)
