@@ -129,8 +129,8 @@ class Clipboard:
         snap = self._read(TEXT_TARGETS[0])
         return snap.text if snap is not None else None
 
-    def set_text(self, text: str) -> Owner | None:
-        """Put `text` on the clipboard; an `Owner` where the backend can report paste requests."""
+    def set_text(self, text: str) -> Owner | ProcessOwner | None:
+        """Put `text` on the clipboard; an owner where the backend can report paste requests."""
         return self._write(text.encode("utf-8"), TEXT_TARGETS[0])
 
     def snapshot(self) -> Snapshot | None:
