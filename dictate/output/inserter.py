@@ -104,11 +104,6 @@ class DesktopSession:
         return tool in self.tools
 
 
-# On Wayland a dictation this short is typed by wtype (it leaves the clipboard alone); longer
-# ones are pasted, which costs the same for any length and is confirmed.
-SHORT_TEXT = 24
-
-
 def choose_method(session: DesktopSession) -> str:
     """The method for this session when the setting says "auto" (see the module docstring)."""
     if session.kind == "x11":
@@ -116,7 +111,7 @@ def choose_method(session: DesktopSession) -> str:
             return "paste"
         return "xdotool" if session.has("xdotool") else "type"
     if session.kind == "wayland":
-        return wayland_routes(session, "x" * (SHORT_TEXT + 1))[0]
+        return wayland_routes(session, "x")[0]
     return "paste"  # macOS, Windows (pynput sends cmd/ctrl+v); "none" fails with a message
 
 
@@ -124,6 +119,8 @@ def wayland_routes(session: DesktopSession, text: str) -> list[str]:
     """The methods "auto" tries on Wayland for `text`, best first; the next one is tried when
     a tool fails (a compositor without the virtual-keyboard protocol, no seat, no daemon).
 
+    Paste comes first, whatever the length: it is the one route that is confirmed. wtype
+    typing is not: with no window to type into it exits 0 having done nothing (seen in sway).
     wtype and the clipboard both keep every character on any layout (wtype uploads a keymap
     holding the text's own characters); ydotool sends US key codes, so it only presses the
     paste keys (shift+Insert is the same key on every layout) or types ASCII as a last resort.
@@ -131,11 +128,9 @@ def wayland_routes(session: DesktopSession, text: str) -> list[str]:
     clipboard = session.has("wl-copy") and session.has("wl-paste")
     keys = session.has("wtype") or session.has("ydotool")
     routes = []
-    if session.has("wtype") and len(text) <= SHORT_TEXT:
-        routes.append("wtype")
     if clipboard and keys:
         routes.append("paste")
-    if session.has("wtype") and "wtype" not in routes:
+    if session.has("wtype"):
         routes.append("wtype")
     if session.has("ydotool") and not clipboard and text.isascii():
         routes.append("ydotool")
@@ -154,15 +149,12 @@ def describe_route(session: DesktopSession) -> str:
     if kind == "wayland":
         sender = next((m for m in ("wtype", "ydotool") if has(m)), None)
         if has("wl-copy") and has("wl-paste") and sender:
-            short = (
-                f"typing with wtype up to {SHORT_TEXT} characters, else " if has("wtype") else ""
-            )
             return (
-                f"Wayland: {short}clipboard (wl-copy) + Shift+Insert sent by {sender}, the "
-                "paste confirmed and the old clipboard put back"
+                f"Wayland: clipboard (wl-copy) + Shift+Insert sent by {sender}, the paste "
+                "confirmed and the old clipboard put back"
             )
         if has("wtype"):
-            return "Wayland: typing with wtype (install wl-clipboard to paste long text)"
+            return "Wayland: typing with wtype, not confirmed (install wl-clipboard: a paste is)"
         if has("ydotool"):
             return "Wayland: typing with ydotool, ASCII on a US layout only (install wl-clipboard)"
         return (

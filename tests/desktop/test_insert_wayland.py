@@ -96,17 +96,32 @@ def test_paste_arrives_exactly_and_both_selections_come_back_20_of_20(session, f
     assert selections() == ("precious", "primary words")
 
 
-def test_auto_types_short_text_and_pastes_long_text(session, foot):
+def test_auto_pastes_short_and_long_text(session, foot):
     ins = Inserter("auto", session=session)
-    assert "wtype" in ins.route() and "Shift+Insert" in ins.route()
+    assert "Shift+Insert sent by wtype" in ins.route()
     set_selections("precious", "primary words")
     short = ins.insert("Short one.")
     long = ins.insert(" And a longer sentence, with accents: " + EXACT)
     ins.flush()
-    assert (short.ok, short.method, long.ok, long.method) == (True, "wtype", True, "paste")
+    assert (short.ok, short.method, long.ok, long.method) == (True, "paste", True, "paste")
     expected = "Short one. And a longer sentence, with accents: " + EXACT
     assert foot.wait_text(expected) == expected
     assert selections() == ("precious", "primary words")
+
+
+def test_auto_types_with_wtype_when_the_clipboard_tools_fail(session, foot):
+    # wl-copy present but failing (as on a seat-less compositor): the next route is wtype.
+    broken = {**session.tools, "wl-copy": "/bin/false"}
+    ins = Inserter("auto", session=DesktopSession(session.kind, broken))
+    result = ins.insert("Typed instead.")
+    assert (result.ok, result.method) == (True, "wtype"), result
+    assert foot.wait_text("Typed instead.") == "Typed instead."
+
+
+def test_wtype_into_no_window_exits_0_so_auto_does_not_rely_on_it(sway):
+    # Why typing is not the first route: nothing arrives anywhere, and wtype says nothing.
+    done = subprocess.run(["wtype", "lost"], env=sway.env, capture_output=True, timeout=10)
+    assert done.returncode == 0 and done.stderr == b""
 
 
 def test_an_empty_clipboard_is_left_empty(session, foot):
