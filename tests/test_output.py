@@ -272,6 +272,7 @@ def test_no_focus_pointer_root_or_root_window_mean_no_window(monkeypatch, focus)
 
 
 def test_tool_arguments(monkeypatch):
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)  # no keeper keyboard: every run settles
     calls: list = []
     fake_tools(monkeypatch, typing_mod, {}, calls)
     XdotoolSender("xdotool", delay_ms=5).type_text("-n x")
@@ -282,7 +283,7 @@ def test_tool_arguments(monkeypatch):
     assert calls == [
         ["xdotool", "type", "--clearmodifiers", "--delay", "5", "--", "-n x"],
         ["xdotool", "key", "--clearmodifiers", "--delay", "4", "ctrl+shift+v"],
-        # -s 50: the first key waits for the window to bind the new keyboard (WtypeSender).
+        # -s 50: with no keeper keyboard, the first key waits for the window (WtypeSender).
         ["wtype", "-s", "50", "-M", "ctrl", "-M", "shift", "-k", "v", "-m", "shift", "-m", "ctrl"],
         ["wtype", "-s", "50", "--", "-x"],
         ["ydotool", "key", "42:1", "110:1", "110:0", "42:0"],
