@@ -121,15 +121,16 @@ _keepers_lock = threading.Lock()
 
 def _keep_keyboard(path: str) -> bool | None:
     """Make sure an idle virtual keyboard stays on the seat. True: one was just started;
-    False: one was already there; None: none can be (no Wayland display, wtype missing)."""
+    False: one is there; None: none can be (no Wayland display, wtype missing, refused)."""
     display = os.environ.get("WAYLAND_DISPLAY", "")
     if not display:
         return None
     with _keepers_lock:
-        for key in [k for k, proc in _keepers.items() if proc.poll() is not None]:
-            del _keepers[key]  # its compositor went away, or it never could run there
-        if (path, display) in _keepers:
-            return False
+        keeper = _keepers.get((path, display))
+        if keeper is not None:
+            # A keeper that ended: this compositor has no virtual keyboard (GNOME, KDE) or went
+            # away. Not started again: each start would cost the first insertion a pause.
+            return False if keeper.poll() is None else None
         try:
             # It waits for text on stdin that never comes, and ends when we do (EOF).
             _keepers[path, display] = subprocess.Popen(
