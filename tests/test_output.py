@@ -333,3 +333,19 @@ def test_flush_waits_for_a_restore_the_timer_already_started():
     time.sleep(0.05)  # the timer thread is inside the restore now
     pending.finish()
     assert done == [True]
+
+
+def test_one_idle_keyboard_is_kept_per_display_and_not_restarted_where_it_ended(monkeypatch):
+    # `cat -` stands in for `wtype -`: both wait on stdin until it closes.
+    monkeypatch.setenv("WAYLAND_DISPLAY", f"test-{os.getpid()}-{time.monotonic_ns()}")
+    cat = "/bin/cat"
+    assert typing_mod._keep_keyboard(cat) is True  # started: the first run waits for it
+    assert typing_mod._keep_keyboard(cat) is False  # there: no pause at all
+    keeper = typing_mod._keepers[cat, os.environ["WAYLAND_DISPLAY"]]
+    assert keeper.poll() is None
+    assert keeper.stdin is not None
+    keeper.stdin.close()  # as when dictate exits: EOF, and it ends
+    keeper.wait(5)
+    assert typing_mod._keep_keyboard(cat) is None  # ended: not started again
+    monkeypatch.delenv("WAYLAND_DISPLAY")
+    assert typing_mod._keep_keyboard(cat) is None  # no Wayland: nothing to keep
