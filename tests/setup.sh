@@ -18,7 +18,7 @@ apt_packages=(
   libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
   # Wayland: headless compositors (sway: wlroots; weston: no virtual keyboard), a native
   # target window, the insertion tools, and a private D-Bus for the stand-in portal
-  sway foot wtype wl-clipboard weston dbus
+  sway foot wtype wl-clipboard weston dbus-daemon
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
