@@ -19,6 +19,7 @@ apt_packages=(
   # Wayland: headless compositors (sway: wlroots; weston: no virtual keyboard), a native
   # target window, the insertion tools, and a private D-Bus for the stand-in portal
   sway foot wtype wl-clipboard weston dbus-daemon
+  fonts-dejavu-core                                # foot refuses to start without a font
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
