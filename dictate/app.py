@@ -122,6 +122,7 @@ class App:
             gate=self.gate,
         )
         self.inserter = Inserter(s.insert_method)
+        self.say(f"text insertion: {self.inserter.route()}")
         self.cues = Cues(lambda: self.settings.sounds)
         self.holder: EngineHolder = EngineHolder(
             self.gate,
@@ -181,8 +182,14 @@ class App:
 
     def _start_hotkeys(self) -> None:
         from dictate.control.hotkeys import HotkeyListener
+        from dictate.output.clipboard import session_kind
 
         s = self.settings
+        if session_kind() == "wayland":  # no X listener reaches Wayland windows: the portal
+            threading.Thread(
+                target=self._start_portal, name="dictate-portal-start", daemon=True
+            ).start()
+            return
         try:
             self.hotkeys = HotkeyListener(
                 s.hotkey,
@@ -198,6 +205,45 @@ class App:
         except DictateError as exc:
             self.hotkeys = None
             self.say(f"global hotkey unavailable: {exc}")
+
+    def _start_portal(self) -> None:
+        """Global shortcuts from the desktop portal (off the start-up path: the desktop may
+        ask the person first); without it, one message on how to bind `dictate toggle`."""
+        from dictate.control.portal import TOGGLE_HINT, PortalShortcuts
+
+        s = self.settings
+        portal = PortalShortcuts(
+            s.hotkey,
+            s.mode,
+            # Through the one command thread, like the X listener's, the socket's and the UI's.
+            on_start=lambda: self.command("start"),
+            on_stop=lambda: self.command("stop"),
+            on_cancel=lambda: self.command("cancel"),
+            cancel_key=s.cancel_key,
+            is_recording=lambda: self.session.state is State.RECORDING,
+            on_lost=self.say,
+            on_bound=lambda _: self.say(f"global shortcut: {portal.describe()}"),
+        )
+        self.hotkeys = portal
+        try:
+            portal.start()
+        except DictateError as exc:
+            if self.hotkeys is portal:
+                self.hotkeys = None
+            self.say(f"no global hotkey here ({exc}); {TOGGLE_HINT}")
+
+    def desktop_routes(self) -> dict[str, str]:
+        """How the hotkey and text insertion work on this desktop, and why (for the settings)."""
+        from dictate.control.portal import TOGGLE_HINT
+
+        hotkeys = self.hotkeys
+        if hotkeys is None:
+            hotkey = f"none; {TOGGLE_HINT}"
+        elif hasattr(hotkeys, "describe"):
+            hotkey = hotkeys.describe()
+        else:
+            hotkey = f"X11 keyboard listener: {self.settings.hotkey} ({self.settings.mode})"
+        return {"hotkey": hotkey, "insertion": self.inserter.route()}
 
     def _on_file_job(self, job: Any) -> None:
         """One line when a file ends, for the status bar and the terminal."""
@@ -294,6 +340,8 @@ class App:
 
     def pause_hotkeys(self, paused: bool) -> None:
         """Let go of the global hotkey while the settings dialog captures a new one."""
+        if getattr(self.hotkeys, "grabs_keyboard", True) is False:
+            return  # the portal's desktop binds the keys; a new session could ask the person
         if paused and self.hotkeys is not None:
             self.hotkeys.stop()
             self.hotkeys = None

@@ -10,7 +10,9 @@ from dictate.output.inserter import (
     Inserter,
     WindowInfo,
     choose_method,
+    describe_route,
     paste_keys,
+    wayland_routes,
 )
 
 
@@ -36,7 +38,8 @@ def test_session_kind(env, platform, kind):
         ("x11", {"xsel"}, "paste"),
         ("x11", {"xdotool"}, "xdotool"),  # no clipboard tool: type instead
         ("x11", set(), "type"),
-        ("wayland", {"wtype", "ydotool", "wl-copy"}, "wtype"),
+        ("wayland", {"wtype", "wl-copy", "wl-paste"}, "paste"),  # the confirmed route
+        ("wayland", {"wtype", "ydotool", "wl-copy"}, "wtype"),  # no wl-paste: no paste
         ("wayland", {"ydotool"}, "ydotool"),
         ("wayland", set(), "paste"),  # the text at least reaches the clipboard
         ("macos", set(), "paste"),
@@ -72,3 +75,45 @@ def test_no_graphical_session_fails_and_says_why():
     result = Inserter("auto", session=DesktopSession("none", {})).insert("kept text")
     assert not result.ok and result.error
     assert "no graphical session" in result.error or "clipboard" in result.error
+
+
+WL = {"wtype", "wl-copy", "wl-paste"}
+
+
+@pytest.mark.parametrize(
+    ("tools", "text", "routes"),
+    [
+        (WL, "Short one.", ["paste", "wtype"]),  # pasted (confirmed), typing if a tool fails
+        (WL, "x" * 60, ["paste", "wtype"]),
+        (WL | {"ydotool"}, "x" * 60, ["paste", "wtype"]),
+        ({"wl-copy", "wl-paste", "ydotool"}, "x" * 60, ["paste"]),  # ydotool only presses keys
+        ({"wtype"}, "x" * 60, ["wtype"]),  # no clipboard tool: typing
+        ({"ydotool"}, "plain ascii", ["ydotool"]),  # the last resort, ASCII only
+        ({"ydotool"}, "café", ["paste"]),  # nothing can: fails, saying what to install
+        (set(), "hello", ["paste"]),
+    ],
+)
+def test_wayland_routes_in_the_order_tried(tools, text, routes):
+    session = DesktopSession("wayland", {t: f"/usr/bin/{t}" for t in tools})
+    assert wayland_routes(session, text) == routes
+
+
+@pytest.mark.parametrize(
+    ("kind", "tools", "words"),
+    [
+        ("wayland", WL, ["Shift+Insert sent by wtype", "confirmed", "put back"]),
+        ("wayland", {"wtype"}, ["typing with wtype, not confirmed"]),
+        ("wayland", {"wl-copy", "wl-paste", "ydotool"}, ["Shift+Insert sent by ydotool"]),
+        ("wayland", set(), ["install wtype", "left on the clipboard"]),
+        ("x11", {"xclip", "xdotool"}, ["clipboard paste", "any keyboard layout"]),
+        ("x11", set(), ["ASCII only"]),
+    ],
+)
+def test_the_route_says_what_and_why(kind, tools, words):
+    text = describe_route(DesktopSession(kind, {t: f"/usr/bin/{t}" for t in tools}))
+    assert all(w in text for w in words), text
+
+
+def test_wayland_pastes_with_shift_insert_whatever_the_window():
+    # One key on every layout, and terminals (PRIMARY) and GTK/Qt (CLIPBOARD) both paste on it.
+    assert paste_keys(DesktopSession("wayland", {}), None) == "shift+Insert"

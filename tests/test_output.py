@@ -82,7 +82,7 @@ def make(method="paste", *, clipboard=None, takes_paste=True, confirm=True, kind
     window = FakeWindow(board, takes_paste)
     ins = Inserter(method, session=DesktopSession(kind, {}), restore_delay_s=0.2)
     ins._clipboards["clipboard"] = board
-    ins._key_sender = lambda: window  # type: ignore[method-assign]
+    ins._key_senders = lambda: [window]  # type: ignore[method-assign]
     ins._sender = lambda m: window  # type: ignore[method-assign]
     return ins, board, window
 
@@ -164,7 +164,7 @@ def test_a_failed_key_press_keeps_the_text(monkeypatch):
 
 def test_wayland_without_key_tools_says_so_and_keeps_the_text():
     ins, board, _ = make(kind="wayland")
-    ins._key_sender = lambda: None  # type: ignore[method-assign]
+    ins._key_senders = lambda: []  # type: ignore[method-assign]
     result = ins.insert("hello")
     assert not result.ok and "cannot send keys" in result.error
     assert board.get_text() == "hello"
@@ -272,6 +272,7 @@ def test_no_focus_pointer_root_or_root_window_mean_no_window(monkeypatch, focus)
 
 
 def test_tool_arguments(monkeypatch):
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)  # no keeper keyboard: every run settles
     calls: list = []
     fake_tools(monkeypatch, typing_mod, {}, calls)
     XdotoolSender("xdotool", delay_ms=5).type_text("-n x")
@@ -282,8 +283,9 @@ def test_tool_arguments(monkeypatch):
     assert calls == [
         ["xdotool", "type", "--clearmodifiers", "--delay", "5", "--", "-n x"],
         ["xdotool", "key", "--clearmodifiers", "--delay", "4", "ctrl+shift+v"],
-        ["wtype", "-M", "ctrl", "-M", "shift", "-k", "v", "-m", "shift", "-m", "ctrl"],
-        ["wtype", "--", "-x"],
+        # -s 50: with no keeper keyboard, the first key waits for the window (WtypeSender).
+        ["wtype", "-s", "50", "-M", "ctrl", "-M", "shift", "-k", "v", "-m", "shift", "-m", "ctrl"],
+        ["wtype", "-s", "50", "--", "-x"],
         ["ydotool", "key", "42:1", "110:1", "110:0", "42:0"],
     ]
 
@@ -331,3 +333,19 @@ def test_flush_waits_for_a_restore_the_timer_already_started():
     time.sleep(0.05)  # the timer thread is inside the restore now
     pending.finish()
     assert done == [True]
+
+
+def test_one_idle_keyboard_is_kept_per_display_and_not_restarted_where_it_ended(monkeypatch):
+    # `cat -` stands in for `wtype -`: both wait on stdin until it closes.
+    monkeypatch.setenv("WAYLAND_DISPLAY", f"test-{os.getpid()}-{time.monotonic_ns()}")
+    cat = "/bin/cat"
+    assert typing_mod._keep_keyboard(cat) is True  # started: the first run waits for it
+    assert typing_mod._keep_keyboard(cat) is False  # there: no pause at all
+    keeper = typing_mod._keepers[cat, os.environ["WAYLAND_DISPLAY"]]
+    assert keeper.poll() is None
+    assert keeper.stdin is not None
+    keeper.stdin.close()  # as when dictate exits: EOF, and it ends
+    keeper.wait(5)
+    assert typing_mod._keep_keyboard(cat) is None  # ended: not started again
+    monkeypatch.delenv("WAYLAND_DISPLAY")
+    assert typing_mod._keep_keyboard(cat) is None  # no Wayland: nothing to keep

@@ -121,6 +121,11 @@ class PressLogic:
             return "stop"  # held long enough: push-to-talk; a shorter tap leaves it running
         return None
 
+    @property
+    def held(self) -> bool:
+        """The combination is down (its release has not come yet)."""
+        return self._down_at is not None
+
     def reset(self) -> None:
         """Forget the current press's recording (after a cancel); the key may still be down."""
         self._started = False

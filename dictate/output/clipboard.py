@@ -129,8 +129,8 @@ class Clipboard:
         snap = self._read(TEXT_TARGETS[0])
         return snap.text if snap is not None else None
 
-    def set_text(self, text: str) -> Owner | None:
-        """Put `text` on the clipboard; an `Owner` where the backend can report paste requests."""
+    def set_text(self, text: str) -> Owner | ProcessOwner | None:
+        """Put `text` on the clipboard; an owner where the backend can report paste requests."""
         return self._write(text.encode("utf-8"), TEXT_TARGETS[0])
 
     def snapshot(self) -> Snapshot | None:
@@ -147,6 +147,9 @@ class Clipboard:
 
     def restore(self, snap: Snapshot) -> None:
         self._write(snap.data, snap.target)
+
+    def clear(self) -> None:
+        """Empty the selection (where the backend can; elsewhere it keeps what it has)."""
 
     def _read(self, target: str) -> Snapshot | None:
         raise NotImplementedError
@@ -234,26 +237,103 @@ class XselClipboard(Clipboard):
         _run_forking([self.xsel, self.flag, "--input"], data, self.timeout)
 
 
+class ProcessOwner:
+    """A `wl-copy --foreground --paste-once` that serves one paste and exits.
+
+    Wayland has no log of who fetched a selection; a source that exits after its one paste does
+    the same job: its end, after the paste keys, is the window taking the text. (It also ends
+    when someone else takes the selection first, which the caller rules out by timing.)
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    def requests(self) -> int:
+        return 0 if self.proc.poll() is None else 1
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close_log(self) -> None:
+        pass
+
+
 class WaylandClipboard(Clipboard):
-    """Wayland through wl-clipboard (wl-copy/wl-paste)."""
+    """Wayland through wl-clipboard (wl-copy/wl-paste); `selection` is 'clipboard' or 'primary'.
 
-    name = "wl-clipboard"
+    `set_text` serves one paste and reports it (`ProcessOwner`); `restore` and `_write` leave a
+    lasting owner, as a copy by the person would.
+    """
 
-    def __init__(self, wl_copy: str = "wl-copy", wl_paste: str = "wl-paste", timeout: float = 1.0):
+    def __init__(
+        self,
+        wl_copy: str = "wl-copy",
+        wl_paste: str = "wl-paste",
+        timeout: float = 1.0,
+        selection: str = "clipboard",
+    ):
         self.wl_copy, self.wl_paste, self.timeout = wl_copy, wl_paste, timeout
+        self.selection = selection
+        self.flag = ["--primary"] if selection == "primary" else []
+        self.name = "wl-clipboard" + (" (primary)" if self.flag else "")
+        self._owners: list[ProcessOwner] = []
 
     def _targets(self) -> list[str] | None:
-        proc = run_tool([self.wl_paste, "--list-types"], timeout=self.timeout)
+        proc = run_tool([self.wl_paste, *self.flag, "--list-types"], timeout=self.timeout)
         return proc.stdout.decode(errors="replace").split("\n") if proc.returncode == 0 else []
 
     def _read(self, target: str) -> Snapshot | None:
         mime = "text/plain;charset=utf-8" if target == TEXT_TARGETS[0] else target
-        proc = run_tool([self.wl_paste, "--no-newline", "--type", mime], timeout=self.timeout)
+        argv = [self.wl_paste, *self.flag, "--no-newline", "--type", mime]
+        proc = run_tool(argv, timeout=self.timeout)
         return Snapshot(target, proc.stdout) if proc.returncode == 0 else None
 
     def _write(self, data: bytes, target: str) -> None:
         mime = "text/plain;charset=utf-8" if target == TEXT_TARGETS[0] else target
-        _run_forking([self.wl_copy, "--type", mime], data, self.timeout)
+        _run_forking([self.wl_copy, *self.flag, "--type", mime], data, self.timeout)
+
+    def clear(self) -> None:
+        _run_forking([self.wl_copy, *self.flag, "--clear"], b"", self.timeout)
+
+    def set_text(self, text: str) -> ProcessOwner:
+        """Offer `text` for exactly one paste; returns once the selection is ours."""
+        for old in [o for o in self._owners if not o.alive()]:
+            self._owners.remove(old)
+        # Cleared first, so that the selection appearing below can only be ours: wl-copy says
+        # nothing when it owns it, and the previous owner's list of types looks the same.
+        self.clear()
+        try:
+            proc = subprocess.Popen(
+                [
+                    self.wl_copy,
+                    *self.flag,
+                    "--foreground",
+                    "--paste-once",
+                    "--type",
+                    "text/plain;charset=utf-8",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a Ctrl+C in dictate's terminal keeps the text
+            )
+        except FileNotFoundError as e:
+            raise ClipboardError("wl-copy is not installed (apt install wl-clipboard)") from e
+        assert proc.stdin is not None
+        proc.stdin.write(text.encode("utf-8"))
+        proc.stdin.close()
+        deadline = time.monotonic() + self.timeout
+        while not self._targets():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                _, err = proc.communicate()
+                lines = err.decode(errors="replace").strip().splitlines()
+                why = lines[-1] if lines else "no answer"
+                raise ClipboardError(f"wl-copy could not set the {self.selection}: {why}")
+            time.sleep(0.003)
+        owner = ProcessOwner(proc)
+        self._owners.append(owner)
+        return owner
 
 
 class MacClipboard(Clipboard):
@@ -370,7 +450,7 @@ def system_clipboard(
     if kind == "wayland":
         copy, paste = which("wl-copy"), which("wl-paste")
         if copy and paste:
-            return WaylandClipboard(copy, paste)
+            return WaylandClipboard(copy, paste, selection=selection)
         raise ClipboardError("no Wayland clipboard tool: install wl-clipboard")
     if kind == "macos":
         return MacClipboard()

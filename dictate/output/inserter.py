@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from dictate import choices
 from dictate.errors import DictateError
 from dictate.output.clipboard import (
+    TEXT_TARGETS,
     Clipboard,
     ClipboardError,
     Owner,
@@ -111,16 +112,70 @@ def choose_method(session: DesktopSession) -> str:
             return "paste"
         return "xdotool" if session.has("xdotool") else "type"
     if session.kind == "wayland":
-        # Only wtype and ydotool can send keys to Wayland windows; without them "paste" still
-        # puts the text on the clipboard and says the user must press ctrl+v.
-        return next((m for m in ("wtype", "ydotool") if session.has(m)), "paste")
+        return wayland_routes(session, "x")[0]
     return "paste"  # macOS, Windows (pynput sends cmd/ctrl+v); "none" fails with a message
+
+
+def wayland_routes(session: DesktopSession, text: str) -> list[str]:
+    """The methods "auto" tries on Wayland for `text`, best first; the next one is tried when
+    a tool fails (a compositor without the virtual-keyboard protocol, no seat, no daemon).
+
+    Paste comes first, whatever the length: it is the one route that is confirmed. wtype
+    typing is not: with no window to type into it exits 0 having done nothing (seen in sway).
+    wtype and the clipboard both keep every character on any layout (wtype uploads a keymap
+    holding the text's own characters); ydotool sends US key codes, so it only presses the
+    paste keys (shift+Insert is the same key on every layout) or types ASCII as a last resort.
+    """
+    clipboard = session.has("wl-copy") and session.has("wl-paste")
+    keys = session.has("wtype") or session.has("ydotool")
+    routes = []
+    if clipboard and keys:
+        routes.append("paste")
+    if session.has("wtype"):
+        routes.append("wtype")
+    if session.has("ydotool") and not clipboard and text.isascii():
+        routes.append("ydotool")
+    return routes or ["paste"]  # fails, saying what to install; the text stays in history
+
+
+def describe_route(session: DesktopSession) -> str:
+    """One line for the settings: how "auto" inserts text here, and why."""
+    kind, has = session.kind, session.has
+    if kind == "x11":
+        if has("xclip") or has("xsel"):
+            return "X11: clipboard paste (exact on any keyboard layout; confirmed by xclip)"
+        if has("xdotool"):
+            return "X11: typing with xdotool (no xclip/xsel for the clipboard)"
+        return "X11: typing with pynput, ASCII only (install xclip and xdotool)"
+    if kind == "wayland":
+        sender = next((m for m in ("wtype", "ydotool") if has(m)), None)
+        if has("wl-copy") and has("wl-paste") and sender:
+            return (
+                f"Wayland: clipboard (wl-copy) + Shift+Insert sent by {sender}, the paste "
+                "confirmed and the old clipboard put back"
+            )
+        if has("wtype"):
+            return "Wayland: typing with wtype, not confirmed (install wl-clipboard: a paste is)"
+        if has("ydotool"):
+            return "Wayland: typing with ydotool, ASCII on a US layout only (install wl-clipboard)"
+        return (
+            "Wayland: nothing can send keys here (install wtype on Sway/Hyprland, or ydotool): "
+            "the text is left on the clipboard and in the history"
+        )
+    if kind == "none":
+        return "no graphical session: the text stays in the history"
+    return f"{kind}: clipboard paste"
 
 
 def paste_keys(session: DesktopSession, window: WindowInfo | None) -> str:
     """The key combination that pastes the clipboard (PRIMARY for xterm-likes) into `window`."""
     if session.kind == "macos":
         return "cmd+v"
+    if session.kind == "wayland":
+        # The focused window is unknown on Wayland. shift+Insert pastes in GTK, Qt, browsers
+        # and terminals alike (these paste PRIMARY: both selections get the text) and, unlike
+        # ctrl+v, is one key on every layout (ydotool sends key codes, not characters).
+        return "shift+Insert"
     if window is not None and window.is_terminal:
         if any(name.lower() in PRIMARY_PASTERS for name in window.wm_class):
             return "shift+Insert"
@@ -224,6 +279,11 @@ class _Restore:
         self._fire()
 
 
+class PasteNotTaken(InputError):
+    """The paste keys were sent but no window fetched the text: trying another route could
+    insert it twice, so none is tried."""
+
+
 class Inserter:
     """Inserts text into the focused window with one method ("auto": `choose_method`).
 
@@ -263,7 +323,9 @@ class Inserter:
             self.flush()  # a previous paste's restore must not land in the middle of this one
             method = self.method if self.method != "auto" else choose_method(self.session)
             try:
-                if text:
+                if text and self.method == "auto" and self.session.kind == "wayland":
+                    method = self._insert_wayland(text)
+                elif text:
                     method = self._insert(method, text)
                 error = None
             except DictateError as e:
@@ -278,7 +340,26 @@ class Inserter:
 
     close = flush
 
+    def route(self) -> str:
+        """How text is inserted now, and why (for the settings and the start-up message)."""
+        if self.method != "auto":
+            return f"{self.method} (chosen in the settings)"
+        return describe_route(self.session)
+
     # ---- methods --------------------------------------------------------------------
+
+    def _insert_wayland(self, text: str) -> str:
+        """Try `wayland_routes` in turn until one inserts the text; the method used."""
+        failures = []
+        for method in wayland_routes(self.session, text):
+            try:
+                return self._insert(method, text)
+            except PasteNotTaken:
+                raise
+            except DictateError as e:
+                log.info("insertion by %s failed, trying the next route: %s", method, e)
+                failures.append(f"{method}: {e}")
+        raise InputError("no way of inserting text worked here (" + "; ".join(failures) + ")")
 
     def _insert(self, method: str, text: str) -> str:
         """Insert with `method` (or the method that can do this text); returns the one used."""
@@ -290,12 +371,20 @@ class Inserter:
             known, window = _x11_focus(self.session, details=method == "paste")
             if known and window is None and self.check_focus:
                 raise InputError("no window has the keyboard focus")
-        if method == "type" and not text.isascii():
-            if not self.session.has("xdotool"):
+        if method in ("type", "xdotool") and kind == "x11" and not text.isascii():
+            # Neither types it exactly. pynput garbles characters missing from the keymap;
+            # xdotool maps each one onto a spare key code and maps it back right after the
+            # key; a window that reads the keymap late lost or changed a character in 9 of
+            # 24 runs (Qt; us, de, fr and dvorak alike). Paste keeps every character.
+            if self.session.has("xclip") or self.session.has("xsel"):
+                method = "paste"
+            elif method == "type" and not self.session.has("xdotool"):
                 raise InputError(
-                    "pynput cannot type non-ASCII text reliably (install xdotool or use paste)"
+                    "pynput cannot type non-ASCII text reliably (install xclip, or xdotool)"
                 )
-            method = "xdotool"  # pynput garbles characters missing from the keymap
+            else:
+                log.warning("typing non-ASCII text with xdotool: install xclip to paste it")
+                method = "xdotool"
         if method == "ydotool" and not text.isascii():
             method = "paste"  # ydotool types US keycodes only; it can still press ctrl+v
         if method == "paste":
@@ -314,14 +403,15 @@ class Inserter:
             return XdotoolSender(tools[method], delay_ms=self.type_delay_ms)
         return WtypeSender(tools[method]) if method == "wtype" else YdotoolSender(tools[method])
 
-    def _key_sender(self) -> KeySender | None:
-        """Who presses the paste keys here; None on Wayland without wtype or ydotool."""
+    def _key_senders(self) -> list[KeySender]:
+        """Who can press the paste keys here, best first; none on Wayland without wtype or
+        ydotool."""
         kind, has = self.session.kind, self.session.has
         if kind == "x11":
-            return self._sender("xdotool") if has("xdotool") else PynputSender()
+            return [self._sender("xdotool") if has("xdotool") else PynputSender()]
         if kind == "wayland":
-            return next((self._sender(m) for m in ("wtype", "ydotool") if has(m)), None)
-        return PynputSender()
+            return [self._sender(m) for m in ("wtype", "ydotool") if has(m)]
+        return [PynputSender()]
 
     def _clipboard(self, selection: str = "clipboard") -> Clipboard:
         if selection not in self._clipboards:
@@ -331,23 +421,32 @@ class Inserter:
 
     def _paste(self, text: str, window: WindowInfo | None) -> None:
         keys = paste_keys(self.session, window)
+        wayland = self.session.kind == "wayland"
+        senders = self._key_senders()
+        if not senders:
+            raise InputError(
+                "cannot send keys on this Wayland desktop: install wtype (wlroots "
+                "compositors) or ydotool, or paste with ctrl+v"
+            )
         boards = [self._clipboard()]
         if keys == "shift+Insert":  # xterm-likes paste PRIMARY: offer the text there too
             boards.append(self._clipboard("primary"))
         saved = [_snapshot(b) for b in boards]
         owners = [b.set_text(text) for b in boards]
-        sender = self._key_sender()
-        if sender is None:
-            raise InputError(
-                "cannot send keys on this Wayland desktop: install wtype (wlroots "
-                "compositors) or ydotool, or paste with ctrl+v"
-            )
         before = [o.requests() if o else 0 for o in owners]
-        sender.send_keys(keys)
+        if wayland and any(o is not None and o.requests() > b for o, b in zip(owners, before)):
+            log.info("a clipboard manager took the text before the paste keys")
+        for n, sender in enumerate(senders):
+            try:
+                sender.send_keys(keys)
+                break
+            except InputError:
+                if n == len(senders) - 1:
+                    raise
         pressed = time.monotonic()
         if any(owners) and not _wait_any(owners, before, self.confirm_timeout_s):
             where = f" ({window.wm_class[-1]})" if window and window.wm_class else ""
-            raise InputError(
+            raise PasteNotTaken(
                 f"the focused window{where} did not take the text within "
                 f"{self.confirm_timeout_s:g} s of {keys}"
             )
@@ -356,8 +455,17 @@ class Inserter:
             for board, owner, snap in zip(boards, owners, saved):
                 # Put the old content back only while the clipboard still holds our text:
                 # if the user copied something meanwhile, theirs wins.
-                # xclip exits a few ms after losing the selection: ask the clipboard as well.
-                mine = (owner is None or owner.alive()) and board.get_text() == text
+                if wayland:
+                    # wl-copy --paste-once leaves the selection empty once pasted; an owner
+                    # still there (the selection that was not pasted) is ours to replace.
+                    # Asking an owner still there would use up its one paste: not asked.
+                    alive = owner is not None and owner.alive()
+                    mine = alive or board.get_text() is None
+                    if mine and snap is None:
+                        board.clear()
+                else:
+                    # xclip exits a few ms after losing the selection: ask the clipboard too.
+                    mine = (owner is None or owner.alive()) and board.get_text() == text
                 if snap is not None and mine:
                     board.restore(snap)
 
@@ -369,7 +477,11 @@ class Inserter:
             return error
         try:
             board = self._clipboard()
-            if board.get_text() != text:
+            if self.session.kind == "wayland":
+                # A lasting owner: the one-paste owner from the attempt may be used up, and
+                # asking it would use it up.
+                board.restore(Snapshot(TEXT_TARGETS[0], text.encode("utf-8")))
+            elif board.get_text() != text:
                 board.set_text(text)
         except DictateError as e:
             return f"{error}; it could not be put on the clipboard either: {e}"

@@ -10,6 +10,8 @@ pynput is imported only when used: without an X server its import raises ImportE
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 import time
 from typing import Any, Protocol
 
@@ -112,14 +114,57 @@ class PynputSender:
             raise InputError(f"pynput could not press {combo}: {e}") from e
 
 
+# One idle `wtype -` per (wtype, Wayland display): see WtypeSender.
+_keepers: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+_keepers_lock = threading.Lock()
+
+
+def _keep_keyboard(path: str) -> bool | None:
+    """Make sure an idle virtual keyboard stays on the seat. True: one was just started;
+    False: one is there; None: none can be (no Wayland display, wtype missing, refused)."""
+    display = os.environ.get("WAYLAND_DISPLAY", "")
+    if not display:
+        return None
+    with _keepers_lock:
+        keeper = _keepers.get((path, display))
+        if keeper is not None:
+            # A keeper that ended: this compositor has no virtual keyboard (GNOME, KDE) or went
+            # away. Not started again: each start would cost the first insertion a pause.
+            return False if keeper.poll() is None else None
+        try:
+            # It waits for text on stdin that never comes, and ends when we do (EOF).
+            _keepers[path, display] = subprocess.Popen(
+                [path, "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+        return True
+
+
 class WtypeSender:
     """Wayland through wtype (virtual-keyboard protocol: Sway, Hyprland and other wlroots
-    compositors; GNOME's Mutter does not offer it and wtype then fails with a message)."""
+    compositors; GNOME's Mutter does not offer it and wtype then fails with a message).
+
+    The lost first character: each wtype run brings its own virtual keyboard and takes it away
+    on exit. On a seat with no other keyboard (headless, remote, kiosk) that keyboard is what
+    gives the seat a keyboard at all, and the focused window asks for one only on hearing so.
+    wtype's first key raced that request; when it won, the window's `enter` event listed the
+    key as already held (WAYLAND_DEBUG: `wl_keyboard.enter(..., array[4])`) and only its
+    release arrived: 12/20 runs intact in sway with foot. A pause before the first key (wtype
+    -s) only narrows the race: 50 ms still lost two characters under load. So an idle wtype
+    stays attached for as long as dictate runs: the seat keeps a keyboard, the window keeps
+    its wl_keyboard, and a new run's keymap reaches the window before its keys, in order on
+    the same connection (30/30 with no pause, under the same load). The first run after the
+    keeper starts still waits `settle_ms`; where no keeper can run, every run does.
+    """
 
     name = "wtype"
 
-    def __init__(self, path: str = "wtype", timeout: float = 30.0) -> None:
-        self.path, self.timeout = path, timeout
+    def __init__(self, path: str = "wtype", timeout: float = 30.0, settle_ms: int = 50) -> None:
+        self.path, self.timeout, self.settle_ms = path, timeout, settle_ms
 
     def type_text(self, text: str) -> None:
         self._run("--", text)
@@ -131,7 +176,11 @@ class WtypeSender:
         self._run(*args, *[a for m in reversed(mods) for a in ("-m", m)])
 
     def _run(self, *args: str) -> None:
-        proc = run_tool([self.path, *args], timeout=self.timeout, error=InputError)
+        kept = _keep_keyboard(self.path)
+        if kept:
+            time.sleep(self.settle_ms * 4 / 1000)  # the window binds the keeper's keyboard
+        settle = ["-s", str(self.settle_ms)] if kept is None and self.settle_ms > 0 else []
+        proc = run_tool([self.path, *settle, *args], timeout=self.timeout, error=InputError)
         if proc.returncode != 0:
             raise InputError(f"wtype failed: {stderr_line(proc)}")
 

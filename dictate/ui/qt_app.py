@@ -115,8 +115,12 @@ class DictateUI(QObject):
             self.settings_dialog.raise_()
             self.settings_dialog.activateWindow()
             return
+        routes = getattr(self.app, "desktop_routes", dict)()
         self.settings_dialog = SettingsDialog(
-            self.app.settings, self.app.apply_settings, warnings=list(self.app.warnings)
+            self.app.settings,
+            self.app.apply_settings,
+            warnings=list(self.app.warnings),
+            routes=routes,
         )
         self.settings_dialog.capture_active.connect(self.app.pause_hotkeys)
         self.settings_dialog.finished.connect(lambda *_: self._settings_closed())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -219,9 +219,12 @@ class SettingsDialog(QDialog):
         apply: Callable[[Settings], list[str]],
         warnings: Sequence[str] = (),
         parent: QWidget | None = None,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("dictate settings")
+        # How the hotkey and insertion work on this desktop and why (App.desktop_routes).
+        self._routes = dict(routes or {})
         self.setWindowIcon(app_icon())
         self._apply_cb = apply
         self._original = settings
@@ -366,6 +369,12 @@ class SettingsDialog(QDialog):
         self._row(form, "&Cancel key:", field, self.cancel_edit)
         self.insert_combo = self._combo(INSERT_METHODS)
         form.addRow("&Insert text by:", self.insert_combo)
+        for key, label in (("hotkey", "Hotkey here:"), ("insertion", "Insertion here:")):
+            if key in self._routes:  # read-only facts about this desktop, not settings
+                shown = self._hint(self._routes[key])
+                shown.setObjectName(f"route_{key}")
+                shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                form.addRow(label, shown)
         self.sounds_check = self._check("Play a sound when recording starts and stops")
         form.addRow("Sounds:", self.sounds_check)
         self.login_check = self._check("Start dictate when I log in")

@@ -471,3 +471,19 @@ def test_screenshots_of_every_tab(qtbot, screenshot) -> None:
         d.tabs.setCurrentIndex(i)
         qtbot.wait(50)
         assert screenshot(d, f"settings-{name}").stat().st_size > 5000
+
+
+def test_the_desktop_routes_are_shown_read_only(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    routes = {
+        "hotkey": "desktop portal: LOGO+F9 (hold)",
+        "insertion": "Wayland: clipboard (wl-copy) + Shift+Insert sent by wtype",
+    }
+    dialog = SettingsDialog(Settings(), Recorder(), routes=routes)
+    qtbot.addWidget(dialog)
+    shown = {k: dialog.findChild(QLabel, f"route_{k}").text() for k in routes}
+    assert shown == routes
+    plain = SettingsDialog(Settings(), Recorder())
+    qtbot.addWidget(plain)
+    assert plain.findChild(QLabel, "route_hotkey") is None
