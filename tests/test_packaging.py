@@ -129,9 +129,9 @@ def test_wheel_installs_into_a_fresh_venv(tmp_path: Path) -> None:
     import sysconfig
 
     wheels = tmp_path / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["--disable-pip-version-check", "-w", str(wheels), str(REPO)],
+        [*build, "-w", str(wheels), str(REPO)],
         check=True,
         timeout=600,
         cwd=tmp_path,
