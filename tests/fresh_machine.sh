@@ -41,10 +41,15 @@ export HOME="$work/home" XDG_RUNTIME_DIR="$work/run" XDG_CONFIG_HOME="$work/home
 export XDG_DATA_HOME="$work/home/.local/share" XDG_CACHE_HOME="$work/home/.cache"
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 [ -n "$pip_cache" ] && export PIP_CACHE_DIR="$pip_cache"
+# The recorded speech the tests read in place (never part of the repository): the one beside
+# this checkout, as the tests' conftest finds it, unless DICTATE_FIXTURES says where.
+fixtures=${DICTATE_FIXTURES:-$repo/../shared/fixtures/speech}
+[ -f "$fixtures/references.tsv" ] && export DICTATE_FIXTURES=$fixtures
 unset PYTHONPATH VIRTUAL_ENV DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM HF_HOME DICTATE_CACHE_DIR
 
 start=$SECONDS
 "$python" -m venv .venv && . .venv/bin/activate || { echo "venv failed"; exit 1; }
+note "speech fixtures: ${DICTATE_FIXTURES:-none (the tests that need them skip)}"
 note "venv: $(python --version) at $(command -v python), setuptools $(python -c \
   'import setuptools; print(setuptools.__version__)' 2>/dev/null || echo none)"
 
@@ -62,7 +67,9 @@ while kill -0 "$app_pid" 2>/dev/null && [ $((SECONDS - t)) -lt 1500 ]; do
 done
 if [[ $state == ready* ]]; then
   ready_s=$((SECONDS - t))
-  pkill -TERM -P "$app_pid" 2>/dev/null  # the `dictate` under the bash -c
+  # bash runs the last command of the line in its own place (exec): $app_pid is `dictate`
+  # itself then; else `dictate` is its child.
+  pkill -TERM -P "$app_pid" 2>/dev/null || kill -TERM "$app_pid"
   wait "$app_pid"
   rc=$?
   note "command 1 (install + dictate): ready after ${ready_s}s (status: $state); exit $rc after SIGTERM"
