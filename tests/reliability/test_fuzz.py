@@ -92,6 +92,12 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return _seeds(tmp_path_factory.mktemp("fuzz-seeds"))
 
 
+def test_the_decoder_fuzz_damages_an_ffmpeg_container_too(seeds: dict[str, bytes]) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg missing: no M4A seed to fuzz (apt install ffmpeg; tests/setup.sh does)")
+    assert "aac.m4a" in seeds
+
+
 EXTENSIONS = ["wav", "flac", "ogg", "mp3", "aiff", "m4a", "webm", "bin", "txt", ""]
 
 
