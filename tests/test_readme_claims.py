@@ -1,7 +1,7 @@
 """Claims the README makes about devices, threads and settings, checked where they are made true:
 GPUs use fp16 (GPU availability faked), an explicit --device is honoured or refused, never
 replaced, DICTATE_THREADS sets torch's threads, and the running App applies settings at once
-(keep_audio = false included)."""
+(keep_audio = false: in the desktop end-to-end test)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -217,28 +216,4 @@ def test_settings_are_applied_to_the_running_app_at_once(running_app, tmp_path: 
     assert config.load()[0] == app.settings == new
 
 
-def _finished_dictation(history) -> int:
-    rec = history.start()
-    rec.write(np.full(16000, 0.1, np.float32))
-    history.finish_recording(rec)
-    history.set_result(rec.id, "hello", {"encoder_ms": 1.0})
-    history.set_inserted(rec.id, True, "paste")
-    return rec.id
-
-
-@pytest.mark.slow
-def test_keep_audio_false_drops_each_dictation_s_audio_once_it_is_done(running_app) -> None:
-    from dictate.dictation.session import Event, State
-
-    app = running_app
-    kept = _finished_dictation(app.history)
-    app._on_event(Event(State.IDLE, dictation_id=kept, text="hello"))
-    assert len(app.history.load_audio(kept)) == 16000  # keep_audio defaults to true
-
-    assert app.apply_settings(replace(app.settings, keep_audio=False)) == []
-    dropped = _finished_dictation(app.history)
-    audio_file = app.history.audio_dir / app.history.get(dropped).audio_path
-    app._on_event(Event(State.IDLE, dictation_id=dropped, text="hello"))
-    entry = app.history.get(dropped)
-    assert entry.text == "hello" and entry.audio_path is None and not audio_file.exists()
-    assert len(app.history.load_audio(kept)) == 16000  # the earlier one is not touched
+# keep_audio = false: tests/desktop/test_dictation_e2e.py (a real dictation through the app).
