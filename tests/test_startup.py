@@ -32,17 +32,20 @@ def _imported_by(*modules: str) -> list[str]:
 
 
 def test_the_window_app_s_modules_import_nothing_heavy() -> None:
-    assert _imported_by(
-        "dictate.cli",
-        "dictate.app",
-        "dictate.engine.holder",
-        "dictate.audio.capture",
-        "dictate.audio.gate",
-        "dictate.files.queue",
-        "dictate.ui.qt_app",
-        "dictate.ui.files_panel",
-        "dictate.ui.tray",
-    ) == []
+    assert (
+        _imported_by(
+            "dictate.cli",
+            "dictate.app",
+            "dictate.engine.holder",
+            "dictate.audio.capture",
+            "dictate.audio.gate",
+            "dictate.files.queue",
+            "dictate.ui.qt_app",
+            "dictate.ui.files_panel",
+            "dictate.ui.tray",
+        )
+        == []
+    )
 
 
 def test_the_engine_still_brings_its_own() -> None:
