@@ -109,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = {"model": "embedded", "device": "cpu", "mode": "hold"}
         with desktop.session(settings) as s:
             ui = [window_app(s, i) for i in range(args.runs + 1)][1:]  # the first: not timed
-        print("\n".join(window_rows(ui, import_costs())))
+        costs = import_costs()
+        context = context_lines(command_line("footprint.py", argv), started, load_before)
+        print("\n".join([*context, "", *window_rows(ui, costs)]))
         return 0
     ready_s: list[float] = []
     idle_mb: list[float] = []
