@@ -39,6 +39,7 @@ class App:
         self._recovered = False
         self._quit = threading.Event()
         self.holder: Any = None  # the EngineHolder, once start() has made it
+        self._model_deferred = False  # start(load_model=False) until load_model()
         self._announced: set[int] = set()  # file jobs whose end was said
         # Commands run one at a time, in order, off the socket and hotkey threads: stop() waits
         # for the end of speech (≤ tail_max_s) and must not hold up the caller.
@@ -48,8 +49,10 @@ class App:
 
     # ---- life cycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Claim the control socket (one instance per user) and bring everything up."""
+    def start(self, *, load_model: bool = True) -> None:
+        """Claim the control socket (one instance per user) and bring everything up. The tray
+        app passes load_model=False and calls load_model() once its window shows: the model's
+        imports would otherwise compete with building the window for the interpreter."""
         from dictate.audio.capture import Recorder
         from dictate.audio.gate import SpeechGate
         from dictate.control.ipc import COMMANDS, ControlServer
@@ -97,7 +100,7 @@ class App:
             except DictateError as exc:
                 self.say(f"microphone: {exc}")
         self._start_hotkeys()
-        self._start_engine()
+        self._start_engine(load_model)
         self._start_files()
         self._prune_history()
 
@@ -120,7 +123,7 @@ class App:
             self.hotkeys = None
             self.say(f"global hotkey unavailable: {exc}")
 
-    def _start_engine(self) -> None:
+    def _start_engine(self, load: bool = True) -> None:
         from dictate.engine.holder import EngineHolder
         from dictate.engine.options import TranscribeOptions
 
@@ -132,7 +135,15 @@ class App:
             on_notice=lambda m: self.say(f"note: {m}"),
             idle_unload_s=s.unload_after_min * 60,
         )
-        self.holder.load(s.model, s.device)
+        self._model_deferred = not load
+        if load:
+            self.holder.load(s.model, s.device)
+
+    def load_model(self) -> None:
+        """Start loading the model start() held back (once; later changes go by switch_model)."""
+        if self._model_deferred:
+            self._model_deferred = False
+            self.holder.load(self.settings.model, self.settings.device)
 
     def _start_files(self) -> None:
         from dictate.files.queue import FileQueue
@@ -187,6 +198,7 @@ class App:
         The choice is saved once the new model is ready; a failure keeps the old one and says why.
         """
         device = device or self.settings.device
+        self._model_deferred = False  # this load replaces the one start() held back
         future = self.holder.load(model, device)
 
         def saved(f: Any) -> None:
@@ -340,7 +352,7 @@ class App:
         if holder is None:
             return "loading model", "starting"
         if holder.engine is None:
-            if holder.loading:
+            if holder.loading or self._model_deferred:
                 return "loading model", ""
             return "error", holder.error or "no model is loaded"
         state = self.session.state

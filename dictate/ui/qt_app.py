@@ -181,12 +181,13 @@ def run(settings: Settings, warnings: list[str]) -> int:
     app = App(settings, say=say, warnings=warnings)
     bridge.attach(app)
     try:
-        app.start()
+        app.start(load_model=False)  # the window first; the model once it shows (below)
     except AlreadyRunning:
         send("show")
         _default_say("dictate is already running; brought it forward")
         return 0
     ui = DictateUI(app, bridge, tray_available=QSystemTrayIcon.isSystemTrayAvailable())
+    QTimer.singleShot(100, app.load_model)  # after the first paint of the icon or window
     if ui.tray is None:
         _default_say("no system tray here; the dictate window is the app's home")
 
