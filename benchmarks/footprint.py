@@ -8,7 +8,12 @@
 - peak RSS: its high-water mark (VmHWM) after one dictation of jfk.flac (11 s) through the
   virtual microphone, and that of `dictate transcribe` on a 2 min file;
 - `dictate toggle`: wall time of the whole command (process start to exit, as a hotkey daemon
-  runs it) while the app runs, and whether it imported torch (`python -X importtime`).
+  runs it) while the app runs, and whether it imported torch (`python -X importtime`);
+- the window app (`python -m dictate`, no tray host, so its main window is its face): from
+  process start until the window is visible on the X display (xdotool, polled), the state it
+  shows then, until it says ready, and its RSS 3 s after one dictation of jfk.flac;
+- what each import costs: every module on the way to a dictation imported alone in a fresh
+  process (wall time and RSS added over a bare interpreter).
 
 Memory comes from /proc/PID/status (Linux). Desktop: Xvfb + PulseAudio, as release_to_text.py.
 
@@ -36,6 +41,20 @@ from common import (
 )
 
 TARGET_IDLE_MB, TARGET_TOGGLE_MS = 500.0, 150.0
+TARGET_SHOWN_S, TARGET_READY_S = 1.5, 5.0
+# On the way to a dictation, cheapest first; each adds what the ones before did not import.
+IMPORTS = (
+    "numpy",
+    "dictate.app",
+    "PySide6.QtWidgets",
+    "dictate.ui.qt_app",
+    "sounddevice",
+    "onnxruntime",
+    "torch",
+    "transformers",
+    "transformers.models.whisper.modeling_whisper",
+    "dictate.engine.transcriber",
+)
 
 
 def proc_status(pid: int) -> dict[str, float]:
@@ -68,6 +87,11 @@ def wait_ready(sock: Path, proc: subprocess.Popen, timeout: float = 180.0) -> fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = arguments(__doc__)
+    p.add_argument(
+        "--window-only",
+        action="store_true",
+        help="only the window app's start, ready and memory, and the import costs",
+    )
     args = p.parse_args(argv)
     started, load_before, log = begin()
     import desktop
@@ -81,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tests.desktop import test_dictation_e2e as e2e
 
+    if args.window_only:
+        settings = {"model": "embedded", "device": "cpu", "mode": "hold"}
+        with desktop.session(settings) as s:
+            ui = [window_app(s, i) for i in range(args.runs + 1)][1:]  # the first: not timed
+        costs = import_costs()
+        context = context_lines(command_line("footprint.py", argv), started, load_before)
+        print("\n".join([*context, "", *window_rows(ui, costs)]))
+        return 0
     ready_s: list[float] = []
     idle_mb: list[float] = []
     peak_mb: list[float] = []
@@ -142,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             file_peak_mb = int(run.stderr.strip().splitlines()[-1]) / 1024.0
 
+        ui = [window_app(s, i) for i in range(args.runs)]
+    costs = import_costs()
+
     context = context_lines(command_line("footprint.py", argv), started, load_before)
     med = sorted(idle_mb)[len(idle_mb) // 2]
     tmed = sorted(toggle_ms)[len(toggle_ms) // 2]
@@ -158,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"| `dictate toggle` round trip (process start → exit), ms | {cell(toggle_ms)} | "
         f"≤ {TARGET_TOGGLE_MS:.0f} ms: **{'met' if tmed <= TARGET_TOGGLE_MS else 'not met'}** |",
         f"| `dictate toggle` imports torch | {'yes' if torch_in_toggle else 'no'} | no |",
+        *window_rows(ui, costs)[2:],
         "",
         f"{args.runs} app starts after one untimed start; toggles: {2 * args.runs} (start and "
         "stop alternately, each a full `dictate toggle` process).",
@@ -182,6 +218,103 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write_readme:
         write_section("footprint", text)
     return 0
+
+
+def window_rows(ui: list[dict], costs: list[tuple[str, float, float]]) -> list[str]:
+    return [
+        "| measure | value | target |",
+        "|---|---:|---|",
+        f"| window app: start → main window visible, s | {cell([u['shown_s'] for u in ui], 2)} "
+        f"| ≤ {TARGET_SHOWN_S} s: **{met([u['shown_s'] for u in ui], TARGET_SHOWN_S)}** |",
+        f"| window app: state shown then | {', '.join(sorted({u['state'] for u in ui}))} "
+        "| loading |",
+        f"| window app: start → ready, s | {cell([u['ready_s'] for u in ui], 2)} "
+        f"| ≤ {TARGET_READY_S} s: **{met([u['ready_s'] for u in ui], TARGET_READY_S)}** |",
+        f"| window app: RSS 3 s after one dictation, MB | {cell([u['rss_mb'] for u in ui])} "
+        f"| ≤ {TARGET_IDLE_MB:.0f} MB: **{met([u['rss_mb'] for u in ui], TARGET_IDLE_MB)}** |",
+        "",
+        "| import (alone, fresh process) | s | RSS added, MB |",
+        "|---|---:|---:|",
+        *(f"| `{name}` | {sec:.2f} | {mb:.0f} |" for name, sec, mb in costs),
+        "",
+    ]
+
+
+def met(values: list[float], bound: float) -> str:
+    return "met" if sorted(values)[len(values) // 2] <= bound else "not met"
+
+
+def window_app(s, i: int) -> dict[str, float | str]:
+    """`python -m dictate` with a display and no tray host: its main window is what shows."""
+    env = {**s.env, "QT_QPA_PLATFORM": "xcb"}
+    log_file = (s.root / f"ui-{i}.log").open("w")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dictate"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    try:
+        shown_s = None
+        while time.monotonic() - t0 < 120 and proc.poll() is None:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", "^dictate$"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if found.stdout.strip():
+                shown_s = time.monotonic() - t0
+                break
+            time.sleep(0.02)
+        if shown_s is None:
+            raise RuntimeError(f"no window: {(s.root / f'ui-{i}.log').read_text()}")
+        state = s.desktop.dictate("status").stdout.strip().split(":")[0]
+        wait_ready(s.socket, proc)
+        ready_s = time.monotonic() - t0
+        import speech
+
+        from tests.desktop import test_dictation_e2e as e2e
+
+        s.desktop.dictate("start")
+        e2e.play(s.desktop, speech.fixtures_dir() / "jfk.flac")
+        s.desktop.dictate("stop")
+        wait_ready(s.socket, proc)
+        time.sleep(3.0)
+        rss_mb = proc_status(proc.pid)["VmRSS"]
+        print(
+            f"window app {i}: shown {shown_s:.2f} s ({state}), ready {ready_s:.2f} s, "
+            f"RSS after a dictation {rss_mb:.0f} MB",
+            file=sys.stderr,
+        )
+        return {"shown_s": shown_s, "state": state, "ready_s": ready_s, "rss_mb": rss_mb}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log_file.close()
+
+
+def import_costs() -> list[tuple[str, float, float]]:
+    """(module, seconds, MB) for each of IMPORTS imported alone, over a bare interpreter."""
+    probe = (
+        "import sys, time\n"
+        "def rss():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmRSS'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+        "before = rss(); t0 = time.perf_counter()\n"
+        "if sys.argv[1]: __import__(sys.argv[1])\n"
+        "print(time.perf_counter() - t0, rss() - before)\n"
+    )
+    rows = []
+    for name in IMPORTS:
+        runs = []
+        for _ in range(3):
+            done = subprocess.run(
+                [sys.executable, "-c", probe, name], capture_output=True, text=True, check=True
+            )
+            runs.append(tuple(float(x) for x in done.stdout.split()))
+        sec, mb = sorted(runs)[1]
+        rows.append((name, sec, mb))
+    return rows
 
 
 def toggles(s, runs: int) -> tuple[list[float], bool]:

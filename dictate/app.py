@@ -105,6 +105,7 @@ class App:
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
         self._quit = threading.Event()
         self._started = False
+        self._model_deferred = False  # start(load_model=False) until load_model()
         self._announced: set[int] = set()  # file jobs whose end was said
         # Commands run one at a time, in order, off the socket and hotkey threads: stop() waits
         # for the end of speech (≤ tail_max_s) and must not hold up the caller.
@@ -159,8 +160,10 @@ class App:
 
     # ---- life cycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Claim the control socket (one instance per user) and bring everything up."""
+    def start(self, *, load_model: bool = True) -> None:
+        """Claim the control socket (one instance per user) and bring everything up. The tray
+        app passes load_model=False and calls load_model() once its window shows: the model's
+        imports would otherwise compete with building the window for the interpreter."""
         self.server.start()  # raises AlreadyRunning before the microphone or model is touched
         self._started = True
         if self.history.warning:
@@ -171,8 +174,16 @@ class App:
             except DictateError as exc:
                 self.say(f"microphone: {exc}")
         self._start_hotkeys()
-        self.holder.load(self.settings.model, self.settings.device)
+        self._model_deferred = not load_model
+        if load_model:
+            self.holder.load(self.settings.model, self.settings.device)
         self._prune_history()
+
+    def load_model(self) -> None:
+        """Start loading the model start() held back (once; later changes go by switch_model)."""
+        if self._model_deferred:
+            self._model_deferred = False
+            self.holder.load(self.settings.model, self.settings.device)
 
     def _window_id(self) -> object | None:
         from dictate.output.inserter import focused_window
@@ -286,6 +297,7 @@ class App:
         The choice is saved once the new model is ready; a failure keeps the old one and says why.
         """
         device = device or self.settings.device
+        self._model_deferred = False  # this load replaces the one start() held back
         future = self.holder.load(model, device)
 
         def loaded(f: Future[Any]) -> None:  # on the loader thread: hand it to the command one
@@ -449,7 +461,7 @@ class App:
         if not self._started:
             return "loading model", "starting"
         if holder.engine is None:
-            if holder.loading:
+            if holder.loading or self._model_deferred:
                 return "loading model", ""
             return "error", holder.error or "no model is loaded"
         state = self.session.state

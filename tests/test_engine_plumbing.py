@@ -47,11 +47,51 @@ def test_short_clip_gives_tokens_and_stage_timings(engine):
     assert t.total_ms == pytest.approx(t.gate_ms + t.features_ms + t.encoder_ms + t.decoding_ms)
 
 
-def test_gate_stops_silence_before_the_model(engine, monkeypatch):
-    called = []
-    monkeypatch.setattr(engine, "_infer", lambda *a, **k: called.append(1) or [])
+@pytest.fixture
+def model_runs(engine):
+    """Counts the encoder's runs: every way to the model (one clip, batched file windows,
+    generate(), the lean greedy loop; fp32 or int8 layers) starts with conv1."""
+    runs: list[int] = []
+    handle = engine._model.get_encoder().conv1.register_forward_pre_hook(
+        lambda module, args: runs.append(args[0].shape[0])
+    )
+    yield runs
+    handle.remove()
+
+
+@pytest.fixture
+def model_must_not_run(engine):
+    """The same tripwire, failing at once (a BaseException: no fallback path swallows it)."""
+    handle = engine._model.get_encoder().conv1.register_forward_pre_hook(
+        lambda module, args: pytest.fail("the model ran on silence")
+    )
+    yield
+    handle.remove()
+
+
+def test_the_model_runs_tripwire_sees_single_and_batched_decoding(engine, model_runs, monkeypatch):
+    from dictate.engine import inference
+
+    engine.transcribe(tone(1.0), TranscribeOptions(use_gate=False))
+    assert model_runs and set(model_runs) == {1}  # one clip (the short window may be redone)
+    model_runs.clear()
+    original = inference.Pass.run_batch
+    batches: list[int] = []
+
+    def batch(self, clips, options, kwargs, timings):
+        batches.append(len(clips))  # 4 tokens are enough to run the model; quicker
+        return original(self, clips, options, {**kwargs, "max_new_tokens": 4}, timings)
+
+    monkeypatch.setattr(inference.Pass, "run_batch", batch)
+    options = TranscribeOptions(use_gate=False, file_batch=3)
+    list(engine.transcribe_long(iter([tone(10.0) for _ in range(10)]), options))
+    # Three windows decoded together, then the lone last one: the tripwire saw all four.
+    assert batches == [3] and len(model_runs) >= 4, (batches, model_runs)
+
+
+def test_gate_stops_silence_before_the_model(engine, model_must_not_run):
     result = engine.transcribe(np.zeros(3 * SR, np.float32))
-    assert result.text == "" and result.no_speech and not called
+    assert result.text == "" and result.no_speech
     assert result.timings.gate_ms > 0
 
 
@@ -60,11 +100,26 @@ def test_english_only_model_refuses_another_language(engine):
         engine.transcribe(tone(1.0), TranscribeOptions(language="de", use_gate=False))
 
 
-def test_beam_search_and_prompt_run(engine):
+def test_beam_search_and_prompt_reach_generate_and_its_tokens_are_the_result(engine, monkeypatch):
+    calls: list[tuple[dict, list[int]]] = []
+    original = engine._model.generate
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        sequence = out.sequences if hasattr(out, "sequences") else out
+        calls.append((kwargs, sequence[0].tolist()))
+        return out
+
+    monkeypatch.setattr(engine._model, "generate", spy)
     r = engine.transcribe(
         tone(1.0), TranscribeOptions(beam_size=3, prompt="ComfyUI", use_gate=False)
     )
-    assert isinstance(r.text, str)
+    [(kwargs, tokens)] = calls  # beams go through generate(), once
+    assert kwargs["num_beams"] == 3
+    tokenizer = engine._processor.tokenizer
+    assert tokenizer.decode(kwargs["prompt_ids"]).strip().endswith("ComfyUI")
+    assert r.tokens == tokens
+    assert r.text == tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
 
 def test_long_form_streams_windows_in_order_and_reports_progress(engine):
@@ -123,9 +178,10 @@ def test_long_form_cancel(engine):
         list(engine.transcribe_long([tone(5.0)], TranscribeOptions(use_gate=False), cancel=cancel))
 
 
-def test_long_form_skips_windows_without_speech(engine, monkeypatch):
-    monkeypatch.setattr(engine, "_infer", lambda *a, **k: pytest.fail("model ran on silence"))
-    assert list(engine.transcribe_long([np.zeros(65 * SR, np.float32)])) == []
+@pytest.mark.parametrize("file_batch", [1, 4])
+def test_long_form_skips_windows_without_speech(engine, model_must_not_run, file_batch):
+    options = TranscribeOptions(file_batch=file_batch)
+    assert list(engine.transcribe_long([np.zeros(125 * SR, np.float32)], options)) == []
 
 
 @pytest.mark.parametrize(

@@ -471,6 +471,9 @@ def test_a_dictation_waits_for_at_most_a_step_of_the_file_on_the_engine(
             windows.append((time.perf_counter(), job.done_s))
 
     q.listeners.append(window_done)
+    asides: list[bool] = []  # the file's step_aside() answers: True when it let a dictation in
+    step_aside = tiny_engine._lock.step_aside
+    tiny_engine._lock.step_aside = lambda: asides.append(step_aside()) or asides[-1]
     job = q.add(long)
     wait_for(lambda: job.segments)
     rng = np.random.default_rng(0)
@@ -490,11 +493,17 @@ def test_a_dictation_waits_for_at_most_a_step_of_the_file_on_the_engine(
         waits.append(total - result.timings.total_ms / 1000)
         totals.append(total)
     wait_for(lambda: job.finished, timeout=600)
+    del tiny_engine._lock.step_aside
     assert job.status == "done" and overlapped >= 2
+    # The mechanism, whatever the machine's speed: the file stepped aside mid-batch for them.
+    assert asides.count(True) >= 1, f"{len(asides)} steps, never aside for a dictation"
     assert wer(" ".join([references["jfk.flac"]] * 20), job.text) <= 0.15
     gaps = np.diff([when for when, _ in windows])
     # A batch of windows takes seconds; stepping aside, the file held a dictation up for a
     # fraction of one (the old lock-per-window design made it wait for the whole window).
+    # Relative to the file's own pace, so a loaded machine slows both sides alike: the README's
+    # figures (0.01 s median against batches of seconds) are far inside these bounds.
+    assert statistics.median(waits) < float(np.median(gaps)) / 10, (waits, gaps)
     assert max(waits) < float(np.median(gaps)) / 2, (waits, gaps)
     print(
         f"\nwhile a file runs, a dictation (jfk.flac, 11 s) waited for the engine median "

@@ -119,18 +119,45 @@ def test_pyinstaller_spec_and_launcher_compile() -> None:
 
 @pytest.mark.slow
 def test_wheel_installs_into_a_fresh_venv(tmp_path: Path) -> None:
-    """`pip install .` into a new venv (reusing this one's torch & co. through
-    --system-site-packages, so nothing is downloaded) gives a working command and assets."""
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
-    bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
-    python = bindir / "python"
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    """Build the wheel, `pip install` it into a new venv and get a working command and assets.
+
+    Offline on purpose: the wheel is built without build isolation by this interpreter, whose
+    setuptools the `test` extra keeps new enough for the SPDX licence string (tests/setup.sh),
+    and the new venv reuses this environment's packages (torch & co.) through a .pth file, so
+    nothing is downloaded. A venv made with --system-site-packages would instead see the *base*
+    interpreter's packages (its old setuptools, and none of ours when this runs in a venv)."""
+    import sysconfig
+
+    wheels = tmp_path / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [*pip, "install", "-q", "--no-deps", "--no-build-isolation", str(REPO)],
+        [*build, "-w", str(wheels), str(REPO)],
         check=True,
         timeout=600,
         cwd=tmp_path,
+    )
+    (wheel,) = wheels.glob("dictate-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=False, with_pip=False)
+    bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    python = bindir / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "outer-environment.pth").write_text("\n".join(sorted(ours)) + "\n")
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    # --ignore-installed: this environment's own (editable) dictate is visible through the .pth
+    # and must neither count as installed nor be touched.
+    subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
+        check=True,
+        timeout=600,
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     version = subprocess.run(

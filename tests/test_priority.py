@@ -55,6 +55,7 @@ def test_reentrant_for_the_same_thread() -> None:
 def test_long_work_steps_aside_for_a_dictation_between_steps() -> None:
     lock = PriorityLock()
     log: list[str] = []
+    stepped: list[bool] = []  # step_aside()'s answers, checked here: a worker's assert is lost
     holding = threading.Event()
 
     def file_work() -> None:
@@ -63,9 +64,9 @@ def test_long_work_steps_aside_for_a_dictation_between_steps() -> None:
             for step in range(30):
                 log.append(f"step {step}")
                 time.sleep(0.02)
-                lock.step_aside()
+                stepped.append(lock.step_aside())
             log.append("file done")
-            assert lock.step_aside() is False  # nobody waits: it keeps the lock
+            stepped.append(lock.step_aside())  # nobody waits: it keeps the lock
 
     def dictation() -> None:
         with lock.hold(urgent=True):
@@ -83,6 +84,7 @@ def test_long_work_steps_aside_for_a_dictation_between_steps() -> None:
     # The dictation ran in the middle of the file's steps, not after them.
     assert 0 < log.index("dictation") < log.index("file done") - 5
     assert log[-1] == "file done" and sum(x.startswith("step") for x in log) == 30
+    assert stepped.count(True) == 1 and stepped[-1] is False, stepped  # aside once, for it
     # The lock came back at the same depth and is fully released at the end.
     with lock.hold():
         pass

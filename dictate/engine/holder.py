@@ -14,13 +14,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dictate.audio.gate import SpeechGate
 from dictate.engine import loading
-from dictate.engine.transcriber import Engine, EngineInfo
 from dictate.errors import DictateError
 
+if TYPE_CHECKING:  # torch and transformers load on the loader thread, not with this module:
+    from dictate.engine.transcriber import Engine, EngineInfo  # the tray shows at once
+
 log = logging.getLogger(__name__)
+
+
+def _real_engine(*args: object, **kwargs: object) -> Engine:
+    from dictate.engine.transcriber import Engine
+
+    return Engine(*args, **kwargs)
+
 
 _STAGES = {"download": "downloading", "convert": "converting", "load": "loading"}
 _STAGES["warmup"] = "warming up"
@@ -60,12 +70,12 @@ class EngineHolder:
         on_status: Callable[[ModelStatus], None],
         on_notice: Callable[[str], None],
         idle_unload_s: float = 0.0,
-        engine_factory: Callable[..., Engine] = Engine,
+        engine_factory: Callable[..., Engine] | None = None,
     ) -> None:
         self.gate = gate
         self._on_status = on_status
         self._on_notice = on_notice
-        self._factory = engine_factory
+        self._factory = engine_factory or _real_engine
         self.idle_unload_s = idle_unload_s
         self.engine: Engine | None = None
         self.info: EngineInfo | None = None

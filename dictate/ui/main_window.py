@@ -135,17 +135,23 @@ class MainWindow(QMainWindow):
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        self.files_panel = files_panel
+        self._splitter = splitter
+        self.files_panel: QWidget | None = None
         if files_panel is not None:
-            files = QGroupBox("Files")
-            QVBoxLayout(files).addWidget(files_panel)
-            splitter.addWidget(files)
-        splitter.setStretchFactor(1, 1)
+            self.add_files_panel(files_panel)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(splitter)
         self.setCentralWidget(central)
         self.set_state("loading model", "")
+
+    def add_files_panel(self, files_panel: QWidget) -> None:
+        """The Files section; the app adds it just after start-up, once the window shows."""
+        self.files_panel = files_panel
+        files = QGroupBox("Files")
+        QVBoxLayout(files).addWidget(files_panel)
+        self._splitter.addWidget(files)
+        self._splitter.setStretchFactor(1, 1)
 
     # ---- updates from the app --------------------------------------------------------------
 

@@ -34,13 +34,15 @@ class DictateUI(QObject):
         self.history_window: Any = None
         self._seen_ready = False
         self._player: Any = None
-        self.files_panel = self._files_panel()
+        self.files_panel: Any = None
         self.main = MainWindow(
             toggle=lambda: app.command("toggle"),
             hotkey_text=lambda: hotkey_label(app.settings.hotkey),
-            files_panel=self.files_panel,
             quit_on_close=not tray_available,
         )
+        # The Files section costs ~1 s of imports and Qt enum set-up: built once the tray icon
+        # or window is on screen (benchmarks/footprint.py), or at once when asked for.
+        QTimer.singleShot(300, self._files_panel)
         self.progress = ModelProgress()
         self.tray: Tray | None = None
         if tray_available:
@@ -63,9 +65,12 @@ class DictateUI(QObject):
             self.main.bring_forward()
 
     def _files_panel(self) -> Any:
-        from dictate.ui.files_panel import FilesPanel
+        if self.files_panel is None:
+            from dictate.ui.files_panel import FilesPanel
 
-        return FilesPanel(self.app.files)
+            self.files_panel = FilesPanel(self.app.files)
+            self.main.add_files_panel(self.files_panel)
+        return self.files_panel
 
     # ---- core → UI ----------------------------------------------------------------------------
 
@@ -150,7 +155,7 @@ class DictateUI(QObject):
 
     def pick_files(self) -> None:
         self.main.bring_forward()
-        self.files_panel.pick_files()
+        self._files_panel().pick_files()
 
     def _play(self, samples: Any) -> None:
         from dictate.audio.playback import Player
@@ -182,12 +187,13 @@ def run(settings: Settings, warnings: list[str]) -> int:
     app = App(settings, say=say, warnings=warnings)
     bridge.attach(app)
     try:
-        app.start()
+        app.start(load_model=False)  # the window first; the model once it shows (below)
     except AlreadyRunning:
         send("show")
         _default_say("dictate is already running; brought it forward")
         return 0
     ui = DictateUI(app, bridge, tray_available=QSystemTrayIcon.isSystemTrayAvailable())
+    QTimer.singleShot(100, app.load_model)  # after the first paint of the icon or window
     if ui.tray is None:
         _default_say("no system tray here; the dictate window is the app's home")
 

@@ -359,11 +359,16 @@ def test_killed_between_recording_and_insertion_is_recovered(
     desktop.dictate("start")
     hold_app.wait_for("recording")
     play(desktop, fixtures_dir / "LDC93S1.wav")
-    desktop.dictate("stop")
+    # "stop" from this process, then SIGKILL at once: a `dictate stop` subprocess would take its
+    # own exit time, in which tiny.en can finish the 3 s clip and leave nothing to recover.
+    from dictate.control.ipc import send
+
+    assert send("stop", path=Path(desktop.env["DICTATE_SOCKET"]))["ok"]
     hold_app.proc.kill()  # SIGKILL while it transcribes
     hold_app.proc.wait(10)
     lost = history(desktop)[0]
-    assert lost.status in ("recorded", "recording", "transcribed")
+    # Not yet transcribed, so the text below can only come from the recovery on restart.
+    assert lost.status in ("recorded", "recording") and not lost.text, lost
 
     again = App(desktop, "--mode", "hold", "--hotkey", HOTKEY)
     try:
@@ -377,6 +382,32 @@ def test_killed_between_recording_and_insertion_is_recovered(
         assert target.text() == before  # offered in the history, not typed into a window
     finally:
         again.stop()
+
+
+def test_keep_audio_false_keeps_the_text_and_drops_the_audio(desktop, hold_app, fixtures_dir):
+    hold_app.stop()  # one instance at a time
+    settings = desktop.root / "config" / "settings.json"
+    saved = settings.read_text(encoding="utf-8")
+    settings.write_text(json.dumps({**json.loads(saved), "keep_audio": False}), encoding="utf-8")
+    app = App(desktop, "--mode", "toggle", "--hotkey", HOTKEY)
+    audio_files = lambda: set((desktop.root / "data" / "audio").glob("*"))  # noqa: E731
+    before = audio_files()
+    try:
+        desktop.dictate("start")
+        app.wait_for("recording", timeout=10)
+        play(desktop, fixtures_dir / "LDC93S1.wav")
+        desktop.dictate("stop")
+        app.wait_for("ready", timeout=60)
+        deadline = time.monotonic() + 30
+        while (entry := history(desktop)[0]).audio_path is not None or not entry.text:
+            assert time.monotonic() < deadline, entry  # a hang guard, not a speed claim
+            time.sleep(0.2)
+        assert "café" in entry.text, entry  # the text stays
+        assert entry.status in ("inserted", "insert_failed"), entry
+        assert audio_files() == before  # its file deleted; the earlier dictations' kept
+    finally:
+        app.stop()
+        settings.write_text(saved, encoding="utf-8")
 
 
 def test_toggle_mode(desktop, target, fixtures_dir, references, hold_app):

@@ -92,6 +92,12 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return _seeds(tmp_path_factory.mktemp("fuzz-seeds"))
 
 
+def test_the_decoder_fuzz_damages_an_ffmpeg_container_too(seeds: dict[str, bytes]) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg missing: no M4A seed to fuzz (apt install ffmpeg; tests/setup.sh does)")
+    assert "aac.m4a" in seeds
+
+
 EXTENSIONS = ["wav", "flac", "ogg", "mp3", "aiff", "m4a", "webm", "bin", "txt", ""]
 
 
@@ -246,6 +252,27 @@ def test_any_settings_file_loads_to_valid_settings_that_save_and_load_back(
 # --- the control server's request parser --------------------------------------------------------
 
 
+def _expected_call(line: bytes) -> tuple[str, dict] | None:
+    """The protocol, written out independently: the (command, args) a line must reach the app
+    with, or None when the server must answer it alone."""
+    from dictate.control.ipc import COMMANDS
+
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(request, dict):
+        return None
+    version = request.get("v", 1)
+    if isinstance(version, bool) or version != 1:
+        return None
+    command, args = request.get("cmd"), request.get("args")
+    args = {} if args is None else args
+    if command in COMMANDS and isinstance(args, dict):
+        return command, args
+    return None
+
+
 def test_any_request_line_gets_a_reply_and_never_reaches_the_app_unchecked() -> None:
     from dictate.control.ipc import COMMANDS
     from dictate.control.server import ControlServer
@@ -253,28 +280,46 @@ def test_any_request_line_gets_a_reply_and_never_reaches_the_app_unchecked() -> 
     calls: list[tuple[str, dict]] = []
 
     def handler(command: str, args: dict) -> dict:
-        assert command in COMMANDS and isinstance(args, dict)
         calls.append((command, args))
-        return {}
+        return {"seen": len(calls)}
 
     server = ControlServer(handler, Path("/nonexistent/unused.sock"))
+    commands = st.one_of(
+        st.sampled_from(COMMANDS), st.sampled_from(["ping", "quit", "show"]), HOSTILE_TEXT
+    )
+    requests = st.fixed_dictionaries(
+        {"cmd": st.one_of(commands, commands, JSON_VALUES)},
+        optional={"args": JSON_VALUES, "v": st.sampled_from([1, 1.0, 2, 0, True, "1", None])},
+    )
     lines = st.one_of(
         st.binary(max_size=512),
         st.builds(
             lambda o: json.dumps(o).encode(),
             st.dictionaries(st.sampled_from(["cmd", "args", "v", "x"]), JSON_VALUES, max_size=4),
         ),
+        st.builds(lambda o: json.dumps(o).encode(), requests),  # well-formed and nearly so
+        st.builds(lambda o: json.dumps(o).encode(), requests),
         st.builds(lambda d: b"[" * d + b"]" * d, st.integers(1, 100_000)),
     )
 
     @FUZZ
     @given(line=lines)
     def fuzz(line: bytes) -> None:
+        before = len(calls)
         with watchdog("request"):
             reply = server._handle_line(line)
-        assert isinstance(reply["ok"], bool)
         json.dumps(reply, allow_nan=False)  # always a valid reply line
-        if not reply["ok"]:
+        expected = _expected_call(line)
+        if expected is not None:  # reaches the app exactly once, as sent, and the reply with it
+            assert calls[before:] == [expected], line
+            assert reply == {"ok": True, "seen": before + 1}, line
+            return
+        assert len(calls) == before, f"{line!r} reached the app"
+        if reply["ok"]:
+            assert json.loads(line)["cmd"] == "ping" and reply["pid"] == os.getpid(), line
+        else:  # a reason for the sender, never the server tripping over its own input
             assert isinstance(reply["error"], str) and "\n" not in reply["error"]
+            assert not reply["error"].startswith("internal error"), (line, reply)
 
     fuzz()
+    assert len(calls) >= FUZZ_EXAMPLES // 20, "too few well-formed requests to prove anything"

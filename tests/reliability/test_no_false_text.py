@@ -48,10 +48,12 @@ def test_silence_and_noise_insert_nothing(pipeline: Pipeline) -> None:
 
 
 SPEECH = [
-    # file, the worst word error rate allowed (tiny.en, greedy)
-    ("jfk.flac", 0.10),
-    ("LDC93S1.wav", 0.25),
-    ("hotwords.mp3", 0.5),  # "ComfyUI" comes out as "comfy eye" without a prompt
+    # file, the worst word error rate allowed (tiny.en, greedy), as recorded or quiet / in noise.
+    # Measured: jfk 0 / 0.045, LDC93S1 0.18 ("dog" for "dark") / 0.27, hotwords 0.36 / 0.36;
+    # one word of slack where a run once heard one more wrong (hotwords at -40 dBFS).
+    ("jfk.flac", (0.05, 0.10)),
+    ("LDC93S1.wav", (0.25, 0.30)),
+    ("hotwords.mp3", (0.45, 0.45)),  # "ComfyUI" comes out as "comfy UI" without a prompt
 ]
 
 
@@ -68,7 +70,7 @@ def test_speech_is_still_typed(
     speech: dict[str, np.ndarray],
     references: dict[str, str],
     name: str,
-    max_wer: float,
+    max_wer: tuple[float, float],
     condition: str,
 ) -> None:
     clip = speech[name]
@@ -84,7 +86,7 @@ def test_speech_is_still_typed(
 
     assert pipeline.wait_done(dictation) == "inserted"
     [typed] = pipeline.window.texts
-    # The point is that speech is never rejected as noise; in noise tiny.en also mishears more.
-    allowed = max_wer if condition == "as recorded" else max(max_wer, 0.5)
+    # Speech is never rejected as noise, nor garbled by the gate; in noise tiny.en mishears more.
+    allowed = max_wer[1] if condition.startswith("pink") else max_wer[0]
     assert wer(references[name], typed) <= allowed, typed
     assert pipeline.history.get(dictation).text == typed

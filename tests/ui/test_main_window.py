@@ -63,8 +63,30 @@ def test_warnings_banner(qtbot) -> None:
     assert not w.banner.isVisible()
 
 
-def test_close_hides_when_there_is_a_tray(qtbot) -> None:
+def _count_quits(monkeypatch) -> list[int]:
+    from PySide6.QtWidgets import QApplication
+
+    quits: list[int] = []
+    monkeypatch.setattr(QApplication, "quit", staticmethod(lambda: quits.append(1)))
+    return quits
+
+
+def test_close_hides_when_there_is_a_tray(qtbot, monkeypatch) -> None:
+    quits = _count_quits(monkeypatch)
     w = window(qtbot, [])
     w.show()
-    w.close()
-    assert not w.isVisible()  # hidden, the app lives on in the tray
+    assert w.close() is False  # the close is refused: the window is only hidden
+    assert not w.isVisible() and quits == []  # the app lives on in the tray
+    w.bring_forward()  # and the same window comes back from the tray
+    assert w.isVisible()
+
+
+def test_close_quits_when_there_is_no_tray(qtbot, monkeypatch) -> None:
+    """Without a tray the window is the app's only face: closing it must quit, not hide it
+    and leave an app running that nothing can reach."""
+    quits = _count_quits(monkeypatch)
+    w = MainWindow(toggle=lambda: None, hotkey_text=lambda: "Ctrl+Alt+D", quit_on_close=True)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.close() is True
+    assert not w.isVisible() and quits == [1]
