@@ -217,22 +217,27 @@ def _ffmpeg_probe(p: Path, ffmpeg: str) -> AudioInfo:
     if not streams:
         raise AudioError(f"{_shown(p)}: has no audio stream")
     stream = streams[0]
-    rate = _number(stream.get("sample_rate"), int)
+    rate = _int(stream.get("sample_rate"))
     if not rate:
         # ffmpeg guessed a format (from the name, say) but found no codec parameters in it.
         raise AudioError(f"{_shown(p)}: damaged or not a recognised audio file")
-    duration = _number(container.get("duration"), float)
+    duration = _float(container.get("duration"))
     if duration is None:
-        duration = _number(stream.get("duration"), float)
-    return AudioInfo(p, duration, rate, _number(stream.get("channels"), int) or None, "ffmpeg")
+        duration = _float(stream.get("duration"))
+    return AudioInfo(p, duration, rate, _int(stream.get("channels")) or None, "ffmpeg")
 
 
-def _number(value: object, kind: type[int] | type[float]) -> int | float | None:
+def _float(value: object) -> float | None:
     """ffprobe's numbers come as strings ("44100", "12.345000"), or are absent, or "N/A"."""
     try:
-        return kind(float(value)) if value is not None else None  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(value) if isinstance(value, (str, int, float)) else None
+    except ValueError:
         return None
+
+
+def _int(value: object) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None else None
 
 
 def _ffmpeg_i_probe(p: Path, ffmpeg: str) -> AudioInfo:
