@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from dictate.errors import DictateError, EngineGone, ModelError
 
 if TYPE_CHECKING:
     from dictate.control.hotkeys import HotkeyListener
+    from dictate.control.portal import PortalShortcuts
     from dictate.engine.holder import EngineHolder, ModelStatus
     from dictate.engine.options import TranscribeOptions
     from dictate.engine.transcriber import EngineInfo
@@ -144,7 +145,7 @@ class App:
         )
         self.files = FileQueue(self.holder.get, lambda: self.options)
         self.files.listeners.append(self._on_file_job)
-        self.hotkeys: HotkeyListener | None = None
+        self.hotkeys: HotkeyListener | PortalShortcuts | None = None
 
     @property
     def settings(self) -> Settings:
@@ -206,9 +207,9 @@ class App:
                 s.hotkey,
                 s.mode,
                 # Through the one command thread, like the socket's and the UI's commands.
-                on_start=lambda: self.command("start"),
-                on_stop=lambda: self.command("stop"),
-                on_cancel=lambda: self.command("cancel"),
+                on_start=lambda: self._command_and_wait("start"),
+                on_stop=lambda: self._command_and_wait("stop"),
+                on_cancel=lambda: self._command_and_wait("cancel"),
                 cancel_key=s.cancel_key,
                 is_recording=lambda: self.session.state is State.RECORDING,
             )
@@ -454,6 +455,12 @@ class App:
         if name not in COMMANDS:
             raise ValueError(f"not a dictation command: {name!r}")
         return self._commands.submit(getattr(self.session, name))
+
+    def _command_and_wait(self, name: str) -> None:
+        """For the hotkey: its next decision reads the state this command leaves (a release
+        right after a press must find the recording started), so it waits for it."""
+        with contextlib.suppress(CancelledError, RuntimeError):  # shutting down
+            self.command(name).result()
 
     def status(self) -> tuple[str, str]:
         """(state word, detail) for `dictate status` and the tooltip."""

@@ -426,3 +426,35 @@ def test_settings_changed_while_models_load_lose_nothing(tmp_path, monkeypatch) 
         assert config.load()[0] == app.settings
     finally:
         app.shutdown()
+
+
+def test_hotkey_commands_share_the_command_thread_and_see_their_effect(
+    tmp_path, monkeypatch
+) -> None:
+    """Hotkey, socket and UI commands run on the app's one command thread, in order; the hotkey
+    waits for its own, so the release right after a press finds the recording started (and its
+    stop is not skipped while the microphone still opens)."""
+    from dictate.app import App
+    from dictate.config import Settings
+
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"DICTATE_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("DICTATE_SOCKET", str(tmp_path / "control.sock"))
+    app = App(Settings(device="cpu"), say=lambda m: None)
+    recorder = SlowRecorder(open_s=0.2)
+    session, history, _ = make(recorder)
+    threads: list[str] = []
+    start = session.start
+    session.start = lambda: (threads.append(threading.current_thread().name), start())[1]
+    app.session = session
+    try:
+        app.command("toggle")  # the socket's: queued, returns at once
+        app._command_and_wait("stop")  # the hotkey's: after the toggle, and waited for
+        assert history.statuses[1][:2] == ["recording", "recorded"]
+        app._command_and_wait("start")
+        assert session.state is State.RECORDING  # what the hotkey's release reads next
+        assert all(name.startswith("dictate-command") for name in threads)
+        app._command_and_wait("cancel")
+    finally:
+        session.shutdown()
+        app.shutdown()

@@ -165,3 +165,44 @@ def test_usage_errors(home: dict[str, str]) -> None:
     assert dictate(home, "--include-models").returncode == 2
     assert dictate(home, "--forget", "status").returncode == 2
     assert Path(home["DICTATE_DATA_DIR"]).is_dir()
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_include_models_deletes_a_real_cache_layout_through_huggingface_hub(
+    mirror: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A model as huggingface_hub stores it (blobs, a snapshot of links to them, a ref): its
+    own cache scan finds it and its deletion removes it; another program's model stays, also
+    a mirror with the same commit (huggingface_hub deletes a hash in every repo holding it)."""
+    from dictate.engine import loading
+    from dictate.integration import forget
+
+    hub = tmp_path / "hf"
+
+    def cached(repo: str, payload: bytes, commit: str) -> Path:
+        folder = hub / f"models--{repo.replace('/', '--')}"
+        (folder / "blobs").mkdir(parents=True)
+        (folder / "blobs" / "aa11").write_bytes(payload)
+        (folder / "refs").mkdir()
+        (folder / "refs" / "main").write_text(commit)
+        snap = folder / "snapshots" / commit
+        snap.mkdir(parents=True)
+        (snap / "model.safetensors").symlink_to(Path("..", "..", "blobs", "aa11"))
+        return folder
+
+    other = "01234567" * 5 if mirror else "89abcdef" * 5
+    ours = cached("openai/whisper-tiny.en", bytes(300_000), "01234567" * 5)
+    theirs = cached("someone/other-model", bytes(10), other)
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"DICTATE_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("DICTATE_SOCKET", str(tmp_path / "c.sock"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(loading, "hub_cache_dir", lambda: hub)
+    assert forget.run(include_models=True, assume_yes=True) == forget.EXIT_OK
+    out = capsys.readouterr().out
+    assert "model tiny.en (Hugging Face cache)" in out and "(0.3 MB)" in out
+    assert not ours.exists()
+    assert (theirs / "blobs" / "aa11").read_bytes() == bytes(10)

@@ -211,6 +211,7 @@ class Recorder:
         self._take: _Take | None = None
         self._ring: deque[np.ndarray] = deque()
         self._gate_warmed = False
+        self._stale = False  # the stream is for a device no longer chosen: close after the take
 
     def reconfigure(
         self,
@@ -229,7 +230,10 @@ class Recorder:
                 if max_s is not None:
                     self.max_s = max_s
                 recording = self._take is not None
-            if not changed or recording:
+            if not changed:
+                return
+            if recording:  # the take keeps its stream; stop() or cancel() lets it go
+                self._stale = True
                 return
             self._close_stream()
             if keep_open:
@@ -271,8 +275,9 @@ class Recorder:
             t0 = time.monotonic()
             self._wait_tail(take, t0 + max(0.0, tail_max_s))
             tail_s = time.monotonic() - t0
-            if not self.keep_open:
+            if not self.keep_open or self._stale:
                 self._close_stream()  # flushes the resampler into the take first
+                self._stale = False
             with self._cond:
                 self._take = None
             audio = np.concatenate(take.chunks) if take.chunks else np.zeros(0, np.float32)
@@ -284,8 +289,9 @@ class Recorder:
             with self._cond:
                 self._take = None
                 self._ring.clear()
-            if release or not self.keep_open:
+            if release or not self.keep_open or self._stale:
                 self._close_stream()
+                self._stale = False
 
     def close(self) -> None:
         """Drop any recording and release the microphone."""

@@ -3,8 +3,9 @@
 :mod:`dictate.audio.decode` is the public entry point and comes here only once libsndfile has
 refused a file. :func:`ffmpeg_path` finds the binary (``$DICTATE_FFMPEG``, else PATH's);
 ``_ffmpeg_chunks`` streams the file as 16 kHz mono float32 through a pipe, in bounded memory;
-``_ffmpeg_probe`` reads duration, rate and channels from ``ffmpeg -i``'s stream summary, so ffprobe
-is not needed. ffmpeg's stderr becomes a one-line :class:`~dictate.errors.AudioError` that starts
+``_ffmpeg_probe`` reads duration, rate and channels with ``ffprobe -of json`` (ffprobe ships beside
+ffmpeg); only for an ffmpeg without its ffprobe does it still parse ``ffmpeg -i``'s human-readable
+stream summary. ffmpeg's stderr becomes a one-line :class:`~dictate.errors.AudioError` that starts
 with the file name.
 
 This module never imports :mod:`dictate.audio.decode` (which imports it); what both use lives in
@@ -13,6 +14,7 @@ This module never imports :mod:`dictate.audio.decode` (which imports it); what b
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -174,8 +176,73 @@ _AUDIO_RE = re.compile(r"Stream #\d+:\d+.*?: Audio: (.*)")
 _LAYOUTS = {"mono": 1, "stereo": 2, "quad": 4, "hexagonal": 6, "octagonal": 8}
 
 
+def ffprobe_path(ffmpeg: str) -> str | None:
+    """The ffprobe that belongs to `ffmpeg`: the one beside it, else PATH's when ffmpeg is
+    PATH's own (a DICTATE_FFMPEG build is not paired with some other ffprobe)."""
+    folder = Path(shutil.which(ffmpeg) or ffmpeg).parent
+    beside = folder / ("ffprobe" + Path(ffmpeg).suffix)  # ffprobe.exe beside ffmpeg.exe
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    if os.environ.get("DICTATE_FFMPEG") is None:
+        return shutil.which("ffprobe")
+    return None
+
+
 def _ffmpeg_probe(p: Path, ffmpeg: str) -> AudioInfo:
-    """Parse ``ffmpeg -i FILE``'s stream summary (so ffprobe is not needed too)."""
+    """Duration, rate and channels of the file's first audio stream, from ffprobe's JSON."""
+    ffprobe = ffprobe_path(ffmpeg)
+    if ffprobe is None:
+        return _ffmpeg_i_probe(p, ffmpeg)
+    source = "file:" + str(p.absolute())
+    cmd = [ffprobe, "-v", "error", "-of", "json", "-show_format", "-show_streams"]
+    try:
+        run = subprocess.run(
+            [*cmd, "-select_streams", "a:0", source],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_PROBE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise AudioError(f"{_shown(p)}: ffprobe took too long to read the file's header") from None
+    except OSError as exc:
+        raise AudioError(f"{_shown(p)}: could not run ffprobe ({_oneline(exc)})") from None
+    try:
+        found = json.loads(run.stdout.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        found = {}
+    streams, container = found.get("streams") or [], found.get("format")
+    if run.returncode != 0 or not isinstance(container, dict):
+        lines = [ln.strip() for ln in run.stderr.decode("utf-8", "replace").splitlines()]
+        raise AudioError(_ffmpeg_message(p, source, [ln for ln in lines if ln]))
+    if not streams:
+        raise AudioError(f"{_shown(p)}: has no audio stream")
+    stream = streams[0]
+    rate = _int(stream.get("sample_rate"))
+    if not rate:
+        # ffmpeg guessed a format (from the name, say) but found no codec parameters in it.
+        raise AudioError(f"{_shown(p)}: damaged or not a recognised audio file")
+    duration = _float(container.get("duration"))
+    if duration is None:
+        duration = _float(stream.get("duration"))
+    return AudioInfo(p, duration, rate, _int(stream.get("channels")) or None, "ffmpeg")
+
+
+def _float(value: object) -> float | None:
+    """ffprobe's numbers come as strings ("44100", "12.345000"), or are absent, or "N/A"."""
+    try:
+        return float(value) if isinstance(value, (str, int, float)) else None
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None else None
+
+
+def _ffmpeg_i_probe(p: Path, ffmpeg: str) -> AudioInfo:
+    """Parse ``ffmpeg -i FILE``'s stream summary: kept for an ffmpeg that came without its
+    ffprobe (some static builds), where it is the only way to read the header."""
     source = "file:" + str(p.absolute())
     try:
         run = subprocess.run(

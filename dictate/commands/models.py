@@ -38,14 +38,15 @@ def _size(mb: int) -> str:
 
 
 def _download(name: str) -> int:
-    def show(p: loading.Progress) -> None:
-        if p.total:
-            print(f"\r{p.done / 1e6:8.1f} / {p.total / 1e6:.1f} MB", end="", file=sys.stderr)
+    from dictate.commands.progress import download_bar
 
+    show, close = download_bar()
     try:
         source = loading.resolve(name, progress=show)
     except DictateError as exc:
-        print(f"\ndictate: {exc}", file=sys.stderr)
+        close()
+        print(f"dictate: {exc}", file=sys.stderr)
         return 2
-    print(f"\n{source.label}: {source.path}")
+    close()
+    print(f"{source.label}: {source.path}")
     return 0

@@ -80,15 +80,23 @@ def run(args: argparse.Namespace) -> int:
 
     failed = False
     collected: list[dict] = []
+    # Plain text to the terminal is printed as it comes (a long file shows text early); the
+    # other formats are whole documents, written once the file is done.
+    streaming = out is None and args.format == "txt"
     for name, info in zip(args.files, infos):
         segments, gaps = None, []
+        line = _Line() if streaming else None
         if info is not None:
             try:
-                segments, gaps = _transcribe_one(engine, info, options, args.progress)
+                segments, gaps = _transcribe_one(
+                    engine, info, options, args.progress, line.add if line else None
+                )
             except DictateError as exc:
                 _say(str(exc))
             except Exception as exc:  # a bug must not stop the rest of the batch
                 _say(f"{name}: internal error: {type(exc).__name__}: {exc}")
+        if line is not None:
+            line.end()  # one line per input file, in order, empty for a file that failed
         failed |= segments is None
         meta = _meta(name, info, engine, args)
         if gaps:  # the JSON export lists speech that gave no text; the others cannot say it
@@ -104,9 +112,28 @@ def run(args: argparse.Namespace) -> int:
                 failed = True
         elif out is None:
             collected.append({"segments": segments, "meta": meta})
-    if out is None:
+    if out is None and not streaming:
         _print_all(collected, args.format)
     return 1 if failed else 0
+
+
+class _Line:
+    """One input file's text as one line of stdout, written segment by segment: the words of
+    each, single spaces between (what the whole file's `txt` export is, whitespace collapsed)."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def add(self, segment) -> None:
+        words = segment.text.split()
+        if words:
+            sys.stdout.write((" " if self.started else "") + " ".join(words))
+            sys.stdout.flush()
+            self.started = True
+
+    def end(self) -> None:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
 
 
 def _print_all(results: list[dict], fmt: str) -> None:
@@ -162,25 +189,15 @@ def _load_progress():
     """Download bytes as a bar on stderr (only when it is a terminal); other steps as lines."""
     if not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
+    from dictate.commands.progress import download_bar
 
-    state: dict = {}
-
-    def report(p) -> None:
-        if p.stage == "download" and p.total:
-            bar = state.get("bar") or tqdm(
-                total=p.total, unit="B", unit_scale=True, desc="downloading", file=sys.stderr
-            )
-            state["bar"] = bar
-            bar.total = p.total
-            bar.update(p.done - bar.n)
-        elif p.message:
-            _say(p.message)
-
+    report, _ = download_bar(_say)
     return report
 
 
-def _transcribe_one(engine, info, options, progress: bool | None):
+def _transcribe_one(engine, info, options, progress: bool | None, on_segment=None):
+    """The file's segments and gaps (speech that gave no text, each also said on stderr); each
+    segment also goes to `on_segment` as soon as the engine has it."""
     from tqdm import tqdm
 
     from dictate.audio.decode import stream_audio
@@ -216,7 +233,11 @@ def _transcribe_one(engine, info, options, progress: bool | None):
                 file=sys.stderr,
             )
 
-        segments = engine.transcribe_long(
+        segments = []
+        for segment in engine.transcribe_long(
             stream_audio(info.path), options, on_progress=advance, on_gap=gap
-        )
-        return list(segments), gaps
+        ):
+            segments.append(segment)
+            if on_segment is not None:
+                on_segment(segment)
+        return segments, gaps

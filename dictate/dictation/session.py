@@ -164,7 +164,8 @@ class Session:
         tail_max_s: float | None = None,
         keep_audio: bool | None = None,
     ) -> None:
-        """Apply changed settings; the dictation in progress keeps what it started with."""
+        """Apply changed settings: the tail to the next stop, the rules and keep-audio to
+        every dictation transcribed from now on (also one already queued)."""
         with self._lock:
             if rules is not None:
                 self.rules = rules

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dictate.audio.gate import SpeechGate
 from dictate.engine import loading
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # torch and transformers load on the loader thread, not with 
 log = logging.getLogger(__name__)
 
 
-def _real_engine(*args: object, **kwargs: object) -> Engine:
+def _real_engine(*args: Any, **kwargs: Any) -> Engine:
     from dictate.engine.transcriber import Engine
 
     return Engine(*args, **kwargs)

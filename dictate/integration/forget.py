@@ -38,6 +38,10 @@ class Item:
     what: str
     path: Path
     autostart: bool = False
+    # A model in the Hugging Face cache: huggingface_hub deletes its revisions (blobs it may
+    # share with other repos included), found by its own cache scan.
+    hub_revisions: tuple[str, ...] = ()
+    size: int | None = None  # bytes, when known without walking the folder
 
 
 def plan(include_models: bool = False) -> list[Item]:
@@ -58,16 +62,43 @@ def plan(include_models: bool = False) -> list[Item]:
 
 
 def _model_items() -> list[Item]:
+    """The catalog's models in the Hugging Face cache, as huggingface_hub's scan finds them.
+
+    Two things stay hand-made, because the scan does not cover them: the repo's folder in
+    `.locks` (download lock files, which the scan skips), and a repo folder the scan reports as
+    corrupted (a broken download), which is deleted as a folder so nothing is left behind."""
+    from huggingface_hub import scan_cache_dir
+
     from dictate.engine.catalog import CATALOG
     from dictate.engine.loading import hub_cache_dir
 
     hub = hub_cache_dir()
+    if not hub.is_dir():
+        return []
+    names = {m.repo_id: m.name for m in CATALOG}
+    cache = scan_cache_dir(hub)
+    scanned = {r.repo_id: r for r in cache.repos if r.repo_type == "model"}
+    # delete_revisions() deletes a hash in every repo that has it: a mirror of one of ours
+    # (same commits) would go too. Such a repo is deleted as a folder instead.
+    owners: dict[str, int] = {}
+    for r in cache.repos:
+        for rev in r.revisions:
+            owners[rev.commit_hash] = owners.get(rev.commit_hash, 0) + 1
     items = []
-    for model in CATALOG:
-        folder = "models--" + model.repo_id.replace("/", "--")  # huggingface_hub's layout
-        for path in (hub / folder, hub / ".locks" / folder):
-            if path.exists():
-                items.append(Item(f"model {model.name} (Hugging Face cache)", path))
+    for repo_id, name in names.items():
+        what = f"model {name} (Hugging Face cache)"
+        folder = "models--" + repo_id.replace("/", "--")
+        repo = scanned.get(repo_id)
+        if repo is not None:
+            revisions = tuple(r.commit_hash for r in repo.revisions)
+            if any(owners[h] > 1 for h in revisions):
+                revisions = ()  # removed as a folder
+            size = repo.size_on_disk
+            items.append(Item(what, repo.repo_path, hub_revisions=revisions, size=size))
+        elif (hub / folder).exists():  # corrupted: not in the scan's repos
+            items.append(Item(what, hub / folder))
+        if (hub / ".locks" / folder).exists():
+            items.append(Item(what, hub / ".locks" / folder))
     return items
 
 
@@ -137,6 +168,13 @@ def remove(items: list[Item]) -> list[str]:
     for item in items:
         if item.autostart:
             autostart.disable()  # a file, or the Windows registry value
+        elif item.hub_revisions:
+            from huggingface_hub import scan_cache_dir
+
+            hub = item.path.parent
+            scan_cache_dir(hub).delete_revisions(*item.hub_revisions).execute()
+            if item.path.is_dir():  # what the revisions did not cover (refs, partial files)
+                shutil.rmtree(item.path)
         elif item.path.is_dir() and not item.path.is_symlink():
             shutil.rmtree(item.path)
         else:
@@ -163,7 +201,7 @@ def run(
         return EXIT_OK
     print("This deletes, for good:")
     for item in items:
-        print(f"  {item.what}: {item.path}{_size(item.path)}")
+        print(f"  {item.what}: {item.path}{_size(item.path, item.size)}")
     if not assume_yes:
         try:
             answer = ask("Delete all of this? [y/N] ")
@@ -186,9 +224,11 @@ def run(
     return EXIT_OK
 
 
-def _size(path: Path) -> str:
+def _size(path: Path, known: int | None = None) -> str:
     try:
-        if path.is_dir():
+        if known is not None:
+            total = known
+        elif path.is_dir():
             total = sum(
                 p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
             )

@@ -21,7 +21,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dictate import choices
@@ -31,6 +31,7 @@ from dictate.output.clipboard import (
     Clipboard,
     ClipboardError,
     Owner,
+    ProcessOwner,
     Snapshot,
     run_tool,
     session_kind,
@@ -496,7 +497,9 @@ def _snapshot(board: Clipboard) -> Snapshot | None:
         return None
 
 
-def _wait_any(owners: list[Owner | None], before: list[int], timeout: float) -> bool:
+def _wait_any(
+    owners: Sequence[Owner | ProcessOwner | None], before: list[int], timeout: float
+) -> bool:
     """True once any owner has served a request beyond its count in `before`."""
     deadline = time.monotonic() + timeout
     while True:

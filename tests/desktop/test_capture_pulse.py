@@ -302,3 +302,26 @@ def test_server_killed_mid_recording_keeps_the_audio_so_far(virtual_mic, wav, re
     again = rec.stop()
     lag, corr = align(again.audio, ref)
     assert again.device_lost is None and corr >= 0.9 and lag >= 0
+
+
+def test_reconfigure_during_a_recording_keeps_it_and_applies_after(
+    virtual_mic, wav, ref, gate
+) -> None:
+    """Settings applied while a dictation records (under the recorder's lock, not by setting
+    its fields from another thread): the take keeps its stream and every sample; the new
+    device is the one the next recording opens."""
+    rec = Recorder(gate=gate)
+    try:
+        rec.start()
+        virtual_mic.play(wav)
+        time.sleep(0.5)
+        rec.reconfigure(device="no such microphone", keep_open=True, max_s=60.0)
+        time.sleep(3.0)
+        cap = rec.stop()
+        assert rec.keep_open and rec.max_s == 60.0
+        with pytest.raises(MicrophoneError, match="no microphone 'no such microphone'"):
+            rec.start()
+    finally:
+        rec.close()
+    _, corr = align(cap.audio, ref)
+    assert corr >= 0.9

@@ -1,0 +1,44 @@
+"""Download progress on stderr, as a tqdm bar: `dictate models --download` and the model load of
+`dictate transcribe` show the same one."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def download_bar(say: Callable[[str], None] | None = None) -> tuple[Callable[[Any], None], Any]:
+    """(report, close): `report` takes loading.Progress; bytes go to a bar, other steps with a
+    message to `say`. Call `close()` at the end to leave the bar finished on its own line."""
+    from functools import partial
+
+    from tqdm import tqdm as _tqdm
+
+    tqdm = partial(_tqdm, file=sys.stderr)
+
+    bars: list[Any] = []
+
+    def report(p: Any) -> None:
+        if p.stage == "download" and p.total:
+            if not bars:
+                bars.append(
+                    tqdm(
+                        total=p.total,
+                        unit="B",
+                        unit_scale=True,
+                        desc="downloading",
+                        file=sys.stderr,
+                    )
+                )
+            bar = bars[0]
+            bar.total = p.total
+            bar.update(p.done - bar.n)
+        elif p.message and say is not None:
+            say(p.message)
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return report, close
