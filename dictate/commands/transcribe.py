@@ -165,10 +165,12 @@ def _load_progress():
 
     def report(p) -> None:
         if p.stage == "download" and p.total:
-            bar = state.get("bar") or tqdm(
-                total=p.total, unit="B", unit_scale=True, desc="downloading", file=sys.stderr
+            # One bar per download: the model's, then its assistant's (named in the message).
+            desc = f"downloading {p.message}" if p.message else "downloading"
+            bar = state.get(desc) or tqdm(
+                total=p.total, unit="B", unit_scale=True, desc=desc, file=sys.stderr
             )
-            state["bar"] = bar
+            state[desc] = bar
             bar.total = p.total
             bar.update(p.done - bar.n)
         elif p.message:
