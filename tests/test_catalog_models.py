@@ -8,6 +8,8 @@ shrink only widths and the encoder's depth, so these tests check paths, never wo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from huggingface_hub import constants
@@ -174,6 +176,7 @@ def test_english_only_models_refuse_another_language(name, engines):
         engines(name).transcribe(tone(1.0), TranscribeOptions(language="de", use_gate=False))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [p.name for p in cf.PUBLISHED if p.mel_bins == 128])
 def test_128_mel_models_get_128_mel_features_on_the_file_path(name, engines, monkeypatch):
     engine = engines(name)
@@ -200,3 +203,86 @@ def test_the_default_cuda_model_dictates_on_the_lean_path(engines, monkeypatch):
     route = engine.transcribe(tone(2.0), TranscribeOptions(use_gate=False)).timings.route
     assert route.decoder == "lean" and route.language == "en" and not detected
     assert "lean" in route.describe() and "128 mel" in route.describe()
+
+
+# ---- speculative decoding: large-v3 with a distil-large-v3 family assistant -----------------
+
+
+def test_catalog_pairs_large_v3_with_the_distil_large_v3_family():
+    pairs = catalog.assistants_for("openai/whisper-large-v3")
+    assert [m.name for m in pairs] == ["distil-large-v3", "distil-large-v3.5"]
+    assert catalog.assistants_for("large-v3") == pairs
+    assert catalog.assistants_for("distil-large-v3") == ()
+    assert catalog.assistants_for(None) == ()
+    for teacher, drafts in catalog.ASSISTANTS.items():
+        t = cf.BY_NAME[teacher]
+        for d in map(cf.BY_NAME.get, drafts):  # same encoder width and vocabulary
+            assert (d.d_model, d.vocabulary, d.mel_bins) == (t.d_model, t.vocabulary, t.mel_bins)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("assistant", "language"),
+    [("distil-large-v3", None), ("distil-large-v3", "de"), ("distil-large-v3.5", "en")],
+)
+def test_speculative_decoding_gives_the_teachers_tokens(
+    assistant, language, hub, engines, monkeypatch
+):
+    teacher = engines("large-v3")
+    assisted = Engine("large-v3", device="cpu", assistant=assistant)
+    assisted.load()
+    assert assisted.info.assistant == assistant
+    drafted: list[int] = []
+    assisted._assistant.register_forward_hook(lambda *a: drafted.append(1))
+    monkeypatch.setattr(inference, "tokens_for", lambda seconds: 12)
+    options = TranscribeOptions(use_gate=False, language=language)
+    # The teacher's fp32 greedy tokens: with a language set it dictates on the lean path, and
+    # its int8 layers (a CPU speed lever) are not the fp32 model that checks the drafts.
+    exact = replace(options, int8_encoder=False, int8_decoder=False)
+    for freq in (220.0, 440.0):
+        expected = teacher.transcribe(tone(2.0, freq), exact)
+        got = assisted.transcribe(tone(2.0, freq), options)
+        assert got.tokens == expected.tokens
+        assert got.timings.route.assistant and got.timings.route.decoder == "generate"
+    assert drafted, "the assistant never drafted a token"
+
+
+def test_an_assistant_that_does_not_fit_is_one_clear_line(hub):
+    with pytest.raises(ModelError) as err:
+        Engine("large-v3", device="cpu", assistant="tiny.en").load()
+    message = str(err.value)
+    assert "assistant model tiny.en does not fit large-v3" in message and "vocabulary" in message
+    assert "\n" not in message
+
+
+def test_a_missing_assistant_is_one_clear_line(hub):
+    from dictate.errors import ModelNotAvailableError
+
+    with pytest.raises(ModelNotAvailableError) as err:
+        Engine("large-v3", device="cpu", assistant="acme/no-such-model").load()
+    message = str(err.value)
+    assert message.startswith("assistant model: model acme/no-such-model is not available")
+    assert "\n" not in message
+
+
+def test_cli_transcribes_with_an_assistant(hub, tmp_path, monkeypatch, capsys):
+    import soundfile
+
+    from dictate import cli
+
+    wav = tmp_path / "tone.wav"
+    soundfile.write(wav, tone(3.0), SR)
+    routes = []
+    original = inference.Pass.run
+
+    def spy(self, audio, options, kwargs, timings):
+        tokens = original(self, audio, options, kwargs, timings)
+        routes.append(timings.route)
+        return tokens
+
+    monkeypatch.setattr(inference.Pass, "run", spy)
+    short_budget(monkeypatch)
+    argv = ["transcribe", str(wav), "--model", "large-v3", "--assistant", "distil-large-v3"]
+    code = cli.main([*argv, "--device", "cpu", "--no-gate", "--language", "en"])
+    assert code == 0, capsys.readouterr().err
+    assert routes and all(r.assistant for r in routes)

@@ -103,8 +103,19 @@ CATALOG: tuple[CatalogModel, ...] = (
 
 _BY_KEY = {m.name: m for m in CATALOG} | {m.repo_id: m for m in CATALOG}
 
-# Speculative decoding pairs: teacher -> the distilled model that drafts for it.
-ASSISTANTS: dict[str, str] = {"openai/whisper-large-v3": "distil-whisper/distil-large-v3"}
+# Speculative decoding pairs: teacher -> the distilled models that can draft for it, the usual
+# one first. A draft model reads the teacher's encoder output, so it must share the teacher's
+# width and vocabulary: the distil-large-v3 family (large-v3's encoder) drafts for large-v3.
+# It drafts English; large-v3 checks every token, so other languages stay exact, only slower.
+ASSISTANTS: dict[str, tuple[str, ...]] = {
+    "large-v3": ("distil-large-v3", "distil-large-v3.5"),
+}
+
+
+def assistants_for(name_or_id: str | None) -> tuple[CatalogModel, ...]:
+    """The catalog models that can draft for `name_or_id` (none for most models)."""
+    entry = find(name_or_id) if name_or_id else None
+    return tuple(_BY_KEY[n] for n in ASSISTANTS.get(entry.name, ())) if entry else ()
 
 
 def find(name_or_id: str) -> CatalogModel | None:
