@@ -101,6 +101,35 @@ CATALOG: tuple[CatalogModel, ...] = (
     ),
 )
 
+# The languages offered in the tray's Language menu and the settings dialog (one list for both),
+# by Whisper code, most dictated first; every multilingual model knows all of them. Any other
+# Whisper code can still be typed in the settings.
+LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("en", "English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("sv", "Swedish"),
+    ("da", "Danish"),
+    ("no", "Norwegian"),
+    ("fi", "Finnish"),
+    ("cs", "Czech"),
+    ("el", "Greek"),
+    ("tr", "Turkish"),
+    ("ru", "Russian"),
+    ("uk", "Ukrainian"),
+    ("ar", "Arabic"),
+    ("he", "Hebrew"),
+    ("hi", "Hindi"),
+    ("zh", "Chinese"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+)
+
 _BY_KEY = {m.name: m for m in CATALOG} | {m.repo_id: m for m in CATALOG}
 
 # Speculative decoding pairs: teacher -> the distilled models that can draft for it, the usual

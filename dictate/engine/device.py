@@ -44,13 +44,19 @@ def unavailable_reason(kind: str) -> str | None:
     return f"unknown device {kind!r} (choose one of {', '.join(DEVICES)})"
 
 
+def auto_kind() -> str:
+    """The device kind "auto" stands for here: CUDA, else MPS, else the CPU. The engine, the
+    tray and the settings all ask this, so they agree on the default model."""
+    return next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+
+
 def resolve(requested: str = "auto", dtype: str | None = None) -> DeviceChoice:
     """Turn a user's choice into a concrete device; an explicit choice is honoured or refused."""
     requested = (requested or "auto").strip().lower()
     if dtype is not None and dtype not in _DTYPES:
         raise DeviceError(f"unknown dtype {dtype!r} (choose one of {', '.join(_DTYPES)})")
     if requested == "auto":
-        kind = next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+        kind = auto_kind()
         device = kind
     else:
         kind = requested.split(":")[0]

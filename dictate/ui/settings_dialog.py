@@ -75,31 +75,7 @@ DEVICES = (
     ("mps", "Apple GPU (MPS)"),
     ("cpu", "CPU"),
 )
-LANGUAGES = (
-    ("en", "English"),
-    ("de", "German"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("pt", "Portuguese"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("sv", "Swedish"),
-    ("da", "Danish"),
-    ("no", "Norwegian"),
-    ("fi", "Finnish"),
-    ("cs", "Czech"),
-    ("el", "Greek"),
-    ("tr", "Turkish"),
-    ("ru", "Russian"),
-    ("uk", "Ukrainian"),
-    ("ar", "Arabic"),
-    ("he", "Hebrew"),
-    ("hi", "Hindi"),
-    ("zh", "Chinese"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-)
+LANGUAGES = catalog.LANGUAGES  # one list for the tray and the settings
 _AUTO_LANGUAGE = "Detect automatically"
 _REFUSED = {  # what to say when config's validation refuses a field the dialog let through
     "language": "Give a language code such as de, fr or pt-BR, or pick one.",
@@ -117,6 +93,13 @@ def unavailable_reason(kind: str) -> str | None:
     from dictate.engine import device
 
     return device.unavailable_reason(kind)
+
+
+def auto_kind() -> str:
+    """The device "auto" stands for here (as the engine and the tray pick it)."""
+    from dictate.engine import device
+
+    return device.auto_kind()
 
 
 def error_colour(palette: QPalette) -> str:
@@ -758,7 +741,7 @@ class SettingsDialog(QDialog):
     def _default_model(self) -> catalog.CatalogModel:
         kind = self.device_combo.currentData() or "auto"
         if kind == "auto":
-            kind = next((k for k in ("cuda", "mps") if unavailable_reason(k) is None), "cpu")
+            kind = auto_kind()
         return catalog.default_model(kind)
 
     def _update_model_labels(self) -> None:

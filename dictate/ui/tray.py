@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from dictate.engine import catalog
 from dictate.ui.icons import tray_icon
 from dictate.ui.main_window import STATE_TEXT, icon_state
 from dictate.ui.model_progress import describe
@@ -24,26 +25,7 @@ MODE_HELP = {
     "auto": "A tap toggles; holding is push-to-talk",
 }
 DEVICES = (("auto", "Auto"), ("cuda", "CUDA (NVIDIA GPU)"), ("mps", "Apple MPS"), ("cpu", "CPU"))
-# The languages people most often dictate in, by Whisper code; "Auto-detect" comes first.
-LANGUAGES = (
-    ("en", "English"),
-    ("de", "German"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("pt", "Portuguese"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("sv", "Swedish"),
-    ("uk", "Ukrainian"),
-    ("ru", "Russian"),
-    ("tr", "Turkish"),
-    ("ar", "Arabic"),
-    ("hi", "Hindi"),
-    ("zh", "Chinese"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-)
+LANGUAGES = catalog.LANGUAGES  # one list for the tray and the settings
 _KEY_NAMES = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Super", "esc": "Esc"}
 
 
@@ -178,10 +160,11 @@ class Tray(QObject):
         return action
 
     def _model_menu(self, menu: QMenu) -> None:
-        from dictate.engine import catalog, loading
+        from dictate.engine import device as devices
+        from dictate.engine import loading
 
         s = self.app.settings
-        device = s.device if s.device != "auto" else "cpu"
+        device = s.device if s.device != "auto" else devices.auto_kind()
         current = s.model or catalog.default_model(device).name
         holder = self.app.holder
         switching = (

@@ -222,3 +222,25 @@ def test_hotkey_label() -> None:
     assert hotkey_label("<ctrl>+<alt>+d") == "Ctrl+Alt+D"
     assert hotkey_label("<cmd>+<shift>+<space>") == "Super+Shift+Space"
     assert hotkey_label("<f9>") == "F9"
+
+
+def test_tray_and_settings_agree_on_the_default_model_on_a_cuda_machine(
+    tray, app, qtbot, monkeypatch
+) -> None:
+    """Device "auto" and no model chosen, on a machine with CUDA (faked): both name the CUDA
+    default, and both offer the same languages."""
+    from dictate.engine import catalog
+    from dictate.engine import device as devices
+    from dictate.ui import settings_dialog
+    from dictate.ui import tray as tray_module
+
+    monkeypatch.setattr(devices, "unavailable_reason", lambda kind: None)  # CUDA is "there"
+    app.settings = Settings(model=None, device="auto")
+    tray.rebuild()
+    models = submenu(tray.menu, "Model")
+    checked = [a.text().split("\t")[0] for a in models.actions() if a.isChecked()]
+    assert checked == [catalog.default_model("cuda").name] == ["distil-large-v3"]
+    dialog = settings_dialog.SettingsDialog(Settings(model=None, device="auto"), lambda s: [])
+    qtbot.addWidget(dialog)
+    assert dialog.model_combo.itemText(0) == "Automatic: distil-large-v3 on this device"
+    assert tray_module.LANGUAGES is settings_dialog.LANGUAGES is catalog.LANGUAGES
