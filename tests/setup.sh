@@ -16,6 +16,7 @@ apt_packages=(
   libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1
   libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
+  espeak-ng                                        # German/French/Spanish speech for the language tests
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
