@@ -70,7 +70,8 @@ CATALOG: tuple[CatalogModel, ...] = (
         1510,
         "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
-        "within ~1 % WER of large-v3, ~6x faster; assistant for large-v3",
+        "English only; by its model card within ~1 % WER of large-v3, ~6x faster; "
+        "drafts for large-v3 (--assistant)",
     ),
     CatalogModel(
         "distil-large-v3.5",
@@ -79,7 +80,7 @@ CATALOG: tuple[CatalogModel, ...] = (
         1510,
         "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
-        "trained on more data than distil-large-v3",
+        "English only; trained on more data than distil-large-v3; drafts for large-v3",
     ),
     CatalogModel(
         "large-v3-turbo",
@@ -97,7 +98,7 @@ CATALOG: tuple[CatalogModel, ...] = (
         3090,
         "99 languages",
         "CUDA GPU (6 GB+ VRAM)",
-        "most accurate; use distil-large-v3 as its speculative-decoding assistant",
+        "most accurate; distil-large-v3 or distil-large-v3.5 can draft for it (--assistant)",
     ),
 )
 
@@ -156,7 +157,8 @@ def default_model(device: str, cpu_count: int | None = None) -> CatalogModel:
     """The model a fresh install uses on `device` ("cuda", "mps" or "cpu").
 
     A dictation must come back in about a second: distil-large-v3 does that on any CUDA GPU,
-    distil-medium.en on Apple Silicon, distil-small.en on a desktop CPU with 8+ cores. Smaller
+    distil-medium.en on Apple Silicon (both by their sizes and model cards: no GPU figures were
+    taken yet, see benchmarks/gpu.sh), distil-small.en on a desktop CPU with 8+ cores. Smaller
     CPUs get base.en, and 2-3 cores tiny.en: distil-small.en's encoder alone takes ~2.8 s on
     2 cores, where tiny.en answers in well under a second.
     """
