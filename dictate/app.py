@@ -10,11 +10,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from types import EllipsisType
 from typing import Any
 
 from dictate import config
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
+from dictate.engine.catalog import draft_model
 from dictate.errors import DictateError
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ class App:
             on_notice=lambda m: self.say(f"note: {m}"),
             idle_unload_s=s.unload_after_min * 60,
         )
-        self.holder.load(s.model, s.device)
+        self.holder.load(s.model, s.device, draft_model(s.model, s.assistant))
 
     def _start_files(self) -> None:
         from dictate.files.queue import FileQueue
@@ -181,17 +183,27 @@ class App:
 
     # ---- what the UI changes -----------------------------------------------------------------
 
-    def switch_model(self, model: str | None, device: str | None = None) -> None:
-        """Load another model (or device) in the background; the current one serves meanwhile.
+    def switch_model(
+        self,
+        model: str | None,
+        device: str | None = None,
+        assistant: str | EllipsisType | None = ...,
+    ) -> None:
+        """Load another model (or device, or draft model) in the background; the current one
+        serves meanwhile.
 
         The choice is saved once the new model is ready; a failure keeps the old one and says why.
         """
         device = device or self.settings.device
-        future = self.holder.load(model, device)
+        if assistant is ...:
+            assistant = self.settings.assistant
+        future = self.holder.load(model, device, draft_model(model, assistant))
 
         def saved(f: Any) -> None:
             if f.result() is not None:
-                self.settings = replace(self.settings, model=model, device=device)
+                self.settings = replace(
+                    self.settings, model=model, device=device, assistant=assistant
+                )
                 self._save()
 
         future.add_done_callback(saved)
@@ -230,9 +242,12 @@ class App:
             problems += self._set_autostart(new.launch_at_login)
         if new.history_days != old.history_days:
             self._prune_history()
-        if (new.model, new.device) != (old.model, old.device):
-            self.settings = replace(new, model=old.model, device=old.device)  # saved once loaded
-            self.switch_model(new.model, new.device)
+        if (new.model, new.device, new.assistant) != (old.model, old.device, old.assistant):
+            # Saved once loaded.
+            self.settings = replace(
+                new, model=old.model, device=old.device, assistant=old.assistant
+            )
+            self.switch_model(new.model, new.device, new.assistant)
         return problems
 
     def pause_hotkeys(self, paused: bool) -> None:
@@ -248,6 +263,10 @@ class App:
 
     def set_language(self, language: str | None) -> list[str]:
         return self.apply_settings(replace(self.settings, language=language))
+
+    def set_assistant(self, assistant: str | None) -> list[str]:
+        """Speculative decoding on (a draft model's name) or off (None)."""
+        return self.apply_settings(replace(self.settings, assistant=assistant))
 
     def insert_text(self, text: str, delay_s: float = 0.3) -> None:
         """Insert `text` again (history); waits `delay_s` so focus returns from the menu first."""

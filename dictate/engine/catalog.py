@@ -148,6 +148,15 @@ def assistants_for(name_or_id: str | None) -> tuple[CatalogModel, ...]:
     return tuple(_BY_KEY[n] for n in ASSISTANTS.get(entry.name, ())) if entry else ()
 
 
+def draft_model(model: str | None, assistant: str | None) -> str | None:
+    """`assistant` where it can draft for `model` (a catalog pair), else None: the app keeps
+    one draft-model setting and uses it only with a model it fits."""
+    if not assistant:
+        return None
+    pairs = assistants_for(model)
+    return assistant if any(assistant in (m.name, m.repo_id) for m in pairs) else None
+
+
 def find(name_or_id: str) -> CatalogModel | None:
     """The catalog entry for a short name or hub id, if there is one."""
     return _BY_KEY.get(name_or_id)

@@ -244,3 +244,21 @@ def test_tray_and_settings_agree_on_the_default_model_on_a_cuda_machine(
     qtbot.addWidget(dialog)
     assert dialog.model_combo.itemText(0) == "Automatic: distil-large-v3 on this device"
     assert tray_module.LANGUAGES is settings_dialog.LANGUAGES is catalog.LANGUAGES
+
+
+def test_large_v3_offers_its_draft_models(tray, app) -> None:
+    """Speculative decoding from the tray: the catalog's pairs, for the model they fit."""
+    app.set_assistant = lambda name: app.calls.append(("set_assistant", name)) or []
+    models = submenu(tray.menu, "Model")
+    assert "No draft model" not in texts(models)  # tiny.en has no draft model
+    app.settings = Settings(model="large-v3", assistant="distil-large-v3")
+    tray.rebuild()
+    models = submenu(tray.menu, "Model")
+    drafts = ["No draft model", "Drafts by distil-large-v3", "Drafts by distil-large-v3.5"]
+    assert [t for t in texts(models) if "draft" in t.lower()] == drafts
+    checked = [a.text().split("\t")[0] for a in models.actions() if a.isChecked()]
+    assert checked == ["large-v3", "Drafts by distil-large-v3"]
+    trigger(models, "Drafts by distil-large-v3.5")
+    assert app.calls[-1] == ("set_assistant", "distil-large-v3.5")
+    trigger(models, "No draft model")
+    assert app.calls[-1] == ("set_assistant", None)
