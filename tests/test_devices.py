@@ -102,3 +102,21 @@ def test_stage_timings_wait_for_the_right_device(monkeypatch, device, cuda_calls
     monkeypatch.setattr(torch.mps, "synchronize", lambda: mps.append(1))
     inference.Pass(None, None, device, torch.float16).sync()
     assert cuda == cuda_calls and len(mps) == mps_calls
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fp16_lean_decoding_matches_generate_on_cuda(random_model_dir):
+    """On a GPU the lean loop runs the model as loaded (fp16): the same tokens as generate()."""
+    import numpy as np
+
+    from dictate.engine.options import TranscribeOptions
+    from dictate.engine.transcriber import Engine
+
+    engine = Engine(str(random_model_dir), device="cuda")
+    assert engine.load().dtype == "float16"
+    t = np.arange(2 * 16000) / 16000
+    clip = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    lean = engine.transcribe(clip, TranscribeOptions(use_gate=False))
+    generated = engine.transcribe(clip, TranscribeOptions(use_gate=False, lean_decoding=False))
+    assert lean.timings.route.decoder == "lean" and generated.timings.route.decoder == "generate"
+    assert lean.tokens == generated.tokens
