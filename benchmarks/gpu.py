@@ -361,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pathlib import Path
 
         Path(args.out).write_text(text, encoding="utf-8")
-    if args.write_readme and not args.dry_run:
+    if args.write_readme and not args.dry_run:  # the "gpu" section of benchmarks/README.md
         write_section("gpu", text)
     return 0
 
