@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from dictate import config
@@ -177,14 +178,14 @@ class App:
         self._start_hotkeys()
         self._model_deferred = not load_model
         if load_model:
-            self.holder.load(self.settings.model, self.settings.device)
+            self._load_configured()
         self._prune_history()
 
     def load_model(self) -> None:
         """Start loading the model start() held back (once; later changes go by switch_model)."""
         if self._model_deferred:
             self._model_deferred = False
-            self.holder.load(self.settings.model, self.settings.device)
+            self._load_configured()
 
     def _window_id(self) -> object | None:
         from dictate.output.inserter import focused_window
@@ -292,26 +293,44 @@ class App:
 
     # ---- what the UI changes -----------------------------------------------------------------
 
-    def switch_model(self, model: str | None, device: str | None = None) -> None:
-        """Load another model (or device) in the background; the current one serves meanwhile.
+    def _load_configured(self) -> None:
+        from dictate.engine.catalog import draft_model
+
+        s = self.settings
+        self.holder.load(s.model, s.device, draft_model(s.model, s.assistant))
+
+    def switch_model(
+        self,
+        model: str | None,
+        device: str | None = None,
+        assistant: str | EllipsisType | None = ...,
+    ) -> None:
+        """Load another model (or device, or draft model) in the background; the current one
+        serves meanwhile.
 
         The choice is saved once the new model is ready; a failure keeps the old one and says why.
         """
+        from dictate.engine.catalog import draft_model
+
         device = device or self.settings.device
+        if assistant is ...:
+            assistant = self.settings.assistant
         self._model_deferred = False  # this load replaces the one start() held back
-        future = self.holder.load(model, device)
+        future = self.holder.load(model, device, draft_model(model, assistant))
 
         def loaded(f: Future[Any]) -> None:  # on the loader thread: hand it to the command one
             if f.cancelled() or f.exception() is not None or f.result() is None:
                 return
             with contextlib.suppress(RuntimeError):  # shutting down: the setting stays as is
-                self._commands.submit(self._model_loaded, model, device)
+                self._commands.submit(self._model_loaded, model, device, assistant)
 
         future.add_done_callback(loaded)
 
-    def _model_loaded(self, model: str | None, device: str) -> None:
+    def _model_loaded(self, model: str | None, device: str, assistant: str | None) -> None:
         with self._settings_lock:
-            self._settings = replace(self._settings, model=model, device=device)
+            self._settings = replace(
+                self._settings, model=model, device=device, assistant=assistant
+            )
             self._save()
 
     def apply_settings(self, new: Settings) -> list[str]:
@@ -323,7 +342,9 @@ class App:
         with self._settings_lock:
             old = self._settings
             # The model is saved once it has loaded (_model_loaded), not now.
-            self._settings = replace(new, model=old.model, device=old.device)
+            self._settings = replace(
+                new, model=old.model, device=old.device, assistant=old.assistant
+            )
             self._save()
         if (new.hotkey, new.mode, new.cancel_key) != (old.hotkey, old.mode, old.cancel_key):
             if self.hotkeys is not None:
@@ -347,8 +368,8 @@ class App:
             problems += self._set_autostart(new.launch_at_login)
         if new.history_days != old.history_days:
             self._prune_history()
-        if (new.model, new.device) != (old.model, old.device):
-            self.switch_model(new.model, new.device)
+        if (new.model, new.device, new.assistant) != (old.model, old.device, old.assistant):
+            self.switch_model(new.model, new.device, new.assistant)
         return problems
 
     def pause_hotkeys(self, paused: bool) -> None:
@@ -369,6 +390,10 @@ class App:
 
     def set_mode(self, mode: str) -> list[str]:
         return self.update_settings(mode=mode)
+
+    def set_assistant(self, assistant: str | None) -> list[str]:
+        """Speculative decoding on (a draft model's name) or off (None)."""
+        return self.apply_settings(replace(self.settings, assistant=assistant))
 
     def set_language(self, language: str | None) -> list[str]:
         return self.update_settings(language=language)

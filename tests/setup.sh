@@ -20,6 +20,7 @@ apt_packages=(
   # target window, the insertion tools, and a private D-Bus for the stand-in portal
   sway foot wtype wl-clipboard weston dbus-daemon
   fonts-dejavu-core                                # foot refuses to start without a font
+  espeak-ng                                        # German/French/Spanish speech for the language tests
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -371,7 +371,7 @@ class LoaderHolder:
         self.info = self.status = self.engine = None
         self.idle_unload_s = 0.0
 
-    def load(self, model, device):
+    def load(self, model, device, assistant=None):
         def switch():
             time.sleep(random.random() * 0.002)
             return object()  # stands for the EngineInfo of the model now serving

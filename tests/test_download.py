@@ -214,3 +214,18 @@ def test_missing_repo_is_a_one_line_model_not_available(serve, error_code):
     assert "\n" not in message, message
     assert hub.requests == [("GET", f"/api/models/{REPO_ID}/revision/main")]
     assert not (Path(constants.HF_HUB_CACHE) / "models--acme--whisper-test" / "snapshots").exists()
+
+
+def test_assistant_download_reports_its_own_progress(serve, random_model_dir, monkeypatch):
+    """The draft model is fetched like any model, its progress named as the assistant's."""
+    from dictate.engine.transcriber import Engine
+
+    model = read_folder(random_model_dir)
+    serve(FakeHub(files=model))
+    events: list[loading.Progress] = []
+    engine = Engine(str(random_model_dir), device="cpu", assistant=REPO_ID, progress=events.append)
+    info = engine.load()
+    assert info.assistant == REPO_ID and engine._assistant is not None
+    downloads = [e for e in events if e.stage == "download"]
+    assert downloads and all(e.message == f"assistant {REPO_ID}" for e in downloads)
+    assert downloads[-1].done == downloads[-1].total == sum(len(d) for d in model.values())

@@ -20,8 +20,9 @@ from dictate.errors import DictateError, ModelNotAvailableError
 class FakeEngine:
     created: ClassVar[list[FakeEngine]] = []
 
-    def __init__(self, model, *, device, gate, on_notice, progress) -> None:
+    def __init__(self, model, *, device, gate, on_notice, progress, assistant=None) -> None:
         self.model, self.requested_device, self.progress = model, device, progress
+        self.assistant = assistant
         self.loaded = False
         self.loads = self.unloads = 0
         self.last_used = time.monotonic()
@@ -108,3 +109,20 @@ def test_engine_in_use_is_not_idle(holder) -> None:
         engine.last_used = time.monotonic()
         time.sleep(0.1)
     assert engine.loaded
+
+
+def test_a_draft_model_reaches_the_engine(holder) -> None:
+    holder.load("large-v3", "cuda", "distil-large-v3").result(5)
+    assert holder.get().assistant == "distil-large-v3"
+    holder.load("large-v3", "cuda").result(5)
+    assert holder.get().assistant is None
+
+
+def test_the_draft_model_setting_applies_only_to_models_it_fits() -> None:
+    from dictate.engine.catalog import draft_model
+
+    assert draft_model("large-v3", "distil-large-v3") == "distil-large-v3"
+    assert draft_model("openai/whisper-large-v3", "distil-large-v3.5") == "distil-large-v3.5"
+    assert draft_model("tiny.en", "distil-large-v3") is None  # not a pair: no draft model
+    assert draft_model(None, "distil-large-v3") is None
+    assert draft_model("large-v3", None) is None

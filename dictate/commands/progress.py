@@ -17,28 +17,22 @@ def download_bar(say: Callable[[str], None] | None = None) -> tuple[Callable[[An
 
     tqdm = partial(_tqdm, file=sys.stderr)
 
-    bars: list[Any] = []
+    bars: dict[str, Any] = {}
 
     def report(p: Any) -> None:
         if p.stage == "download" and p.total:
-            if not bars:
-                bars.append(
-                    tqdm(
-                        total=p.total,
-                        unit="B",
-                        unit_scale=True,
-                        desc="downloading",
-                        file=sys.stderr,
-                    )
-                )
-            bar = bars[0]
+            # One bar per download: the model's, then its assistant's (named in the message).
+            desc = f"downloading {p.message}" if p.message else "downloading"
+            bar = bars.get(desc)
+            if bar is None:
+                bar = bars[desc] = tqdm(total=p.total, unit="B", unit_scale=True, desc=desc)
             bar.total = p.total
             bar.update(p.done - bar.n)
         elif p.message and say is not None:
             say(p.message)
 
     def close() -> None:
-        for bar in bars:
+        for bar in bars.values():
             bar.close()
 
     return report, close

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dictate import choices
+
 
 @dataclass(frozen=True)
 class CatalogModel:
@@ -70,7 +72,8 @@ CATALOG: tuple[CatalogModel, ...] = (
         1510,
         "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
-        "within ~1 % WER of large-v3, ~6x faster; assistant for large-v3",
+        "English only; by its model card within ~1 % WER of large-v3, ~6x faster; "
+        "drafts for large-v3 (--assistant)",
     ),
     CatalogModel(
         "distil-large-v3.5",
@@ -79,7 +82,7 @@ CATALOG: tuple[CatalogModel, ...] = (
         1510,
         "en",
         "CUDA GPU (2 GB+ VRAM), Apple Silicon with 16 GB+",
-        "trained on more data than distil-large-v3",
+        "English only; trained on more data than distil-large-v3; drafts for large-v3",
     ),
     CatalogModel(
         "large-v3-turbo",
@@ -97,14 +100,39 @@ CATALOG: tuple[CatalogModel, ...] = (
         3090,
         "99 languages",
         "CUDA GPU (6 GB+ VRAM)",
-        "most accurate; use distil-large-v3 as its speculative-decoding assistant",
+        "most accurate; distil-large-v3 or distil-large-v3.5 can draft for it (--assistant)",
     ),
 )
 
+# The languages offered in the tray's Language menu and the settings dialog (one list for both),
+# by Whisper code, most dictated first; every multilingual model knows all of them. Any other
+# Whisper code can still be typed in the settings.
+LANGUAGES = choices.LANGUAGES  # the one list (dictate/choices.py), for the engine's users
+
 _BY_KEY = {m.name: m for m in CATALOG} | {m.repo_id: m for m in CATALOG}
 
-# Speculative decoding pairs: teacher -> the distilled model that drafts for it.
-ASSISTANTS: dict[str, str] = {"openai/whisper-large-v3": "distil-whisper/distil-large-v3"}
+# Speculative decoding pairs: teacher -> the distilled models that can draft for it, the usual
+# one first. A draft model reads the teacher's encoder output, so it must share the teacher's
+# width and vocabulary: the distil-large-v3 family (large-v3's encoder) drafts for large-v3.
+# It drafts English; large-v3 checks every token, so other languages stay exact, only slower.
+ASSISTANTS: dict[str, tuple[str, ...]] = {
+    "large-v3": ("distil-large-v3", "distil-large-v3.5"),
+}
+
+
+def assistants_for(name_or_id: str | None) -> tuple[CatalogModel, ...]:
+    """The catalog models that can draft for `name_or_id` (none for most models)."""
+    entry = find(name_or_id) if name_or_id else None
+    return tuple(_BY_KEY[n] for n in ASSISTANTS.get(entry.name, ())) if entry else ()
+
+
+def draft_model(model: str | None, assistant: str | None) -> str | None:
+    """`assistant` where it can draft for `model` (a catalog pair), else None: the app keeps
+    one draft-model setting and uses it only with a model it fits."""
+    if not assistant:
+        return None
+    pairs = assistants_for(model)
+    return assistant if any(assistant in (m.name, m.repo_id) for m in pairs) else None
 
 
 def find(name_or_id: str) -> CatalogModel | None:
@@ -116,7 +144,8 @@ def default_model(device: str, cpu_count: int | None = None) -> CatalogModel:
     """The model a fresh install uses on `device` ("cuda", "mps" or "cpu").
 
     A dictation must come back in about a second: distil-large-v3 does that on any CUDA GPU,
-    distil-medium.en on Apple Silicon, distil-small.en on a desktop CPU with 8+ cores. Smaller
+    distil-medium.en on Apple Silicon (both by their sizes and model cards: no GPU figures were
+    taken yet, see benchmarks/gpu.sh), distil-small.en on a desktop CPU with 8+ cores. Smaller
     CPUs get base.en, and 2-3 cores tiny.en: distil-small.en's encoder alone takes ~2.8 s on
     2 cores, where tiny.en answers in well under a second.
     """

@@ -47,13 +47,17 @@ def unavailable_reason(kind: str) -> str | None:
     return f"unknown device {kind!r} (choose one of {', '.join(DEVICES)})"
 
 
+def auto_kind() -> str:
+    """The device kind "auto" stands for here: CUDA, else MPS, else the CPU. The engine, the
+    tray and the settings all ask this, so they agree on the default model."""
+    return next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+
+
 def default_model(setting: str) -> CatalogModel:
     """The model "automatic" means for a device setting ("auto" is the device auto picks):
     the one answer for the tray, the settings dialog and the app."""
     kind = (setting or "auto").split(":")[0]
-    if kind == "auto":
-        kind = next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
-    return catalog.default_model(kind)
+    return catalog.default_model(auto_kind() if kind == "auto" else kind)
 
 
 def resolve(requested: str = "auto", dtype: str | None = None) -> DeviceChoice:
@@ -62,7 +66,7 @@ def resolve(requested: str = "auto", dtype: str | None = None) -> DeviceChoice:
     if dtype is not None and dtype not in _DTYPES:
         raise DeviceError(f"unknown dtype {dtype!r} (choose one of {', '.join(_DTYPES)})")
     if requested == "auto":
-        kind = next(k for k in ("cuda", "mps", "cpu") if unavailable_reason(k) is None)
+        kind = auto_kind()
         device = kind
     else:
         kind = requested.split(":")[0]

@@ -90,11 +90,14 @@ class EngineHolder:
 
     # ---- requests ------------------------------------------------------------------------
 
-    def load(self, model: str | None, device: str = "auto") -> Future[EngineInfo | None]:
-        """Queue a (re)load of `model` on `device`; the current engine serves until it is ready."""
+    def load(
+        self, model: str | None, device: str = "auto", assistant: str | None = None
+    ) -> Future[EngineInfo | None]:
+        """Queue a (re)load of `model` on `device` (with a draft model for speculative decoding,
+        if `assistant`); the current engine serves until it is ready."""
         with self._cond:
             self._pending += 1
-        return self._loader.submit(self._switch, model, device)
+        return self._loader.submit(self._switch, model, device, assistant)
 
     @property
     def loading(self) -> bool:
@@ -139,7 +142,9 @@ class EngineHolder:
         except Exception:
             log.exception("model status listener failed")
 
-    def _switch(self, model: str | None, device: str) -> EngineInfo | None:
+    def _switch(
+        self, model: str | None, device: str, assistant: str | None = None
+    ) -> EngineInfo | None:
         label = model_label(model)
         try:
             self._status(ModelStatus("loading", label, device, message=f"loading {label}"))
@@ -148,8 +153,14 @@ class EngineHolder:
                 stage = _STAGES.get(p.stage, p.stage)
                 self._status(ModelStatus(stage, label, device, p.done, p.total, p.message))
 
+            drafts = {"assistant": assistant} if assistant else {}
             new = self._factory(
-                model, device=device, gate=self.gate, on_notice=self._on_notice, progress=progress
+                model,
+                device=device,
+                gate=self.gate,
+                on_notice=self._on_notice,
+                progress=progress,
+                **drafts,
             )
             try:
                 info = new.load()

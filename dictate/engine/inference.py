@@ -22,7 +22,7 @@ import torch
 from dictate.engine import greedy, int8
 from dictate.engine import window as win
 from dictate.engine.options import TranscribeOptions
-from dictate.transcript import Timings
+from dictate.transcript import Route, Timings
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ class Pass:
     between_steps: Callable[[], object] | None = None
 
     def sync(self) -> None:
+        """Wait for the device, so a stage's time is its own and not the next stage's: CUDA
+        and MPS run kernels asynchronously."""
         if self.device.startswith("cuda"):
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self.device)
+        elif self.device == "mps":
+            torch.mps.synchronize()
 
     def run(
         self, audio: np.ndarray, options: TranscribeOptions, kwargs: dict, timings: Timings
@@ -67,13 +71,45 @@ class Pass:
             seconds = audio.size / SAMPLE_RATE
             span = win.window_seconds(seconds) if self.short_window(options, kwargs, plan) else None
             tokens = decode(self.encode(audio, span or win.FULL_WINDOW_S, timings, encoder))
+            tried = None
             if span is not None and span < win.FULL_WINDOW_S:
                 text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
                 why = win.looks_broken(tokens, text, seconds, kwargs["max_new_tokens"])
                 if why:
                     log.info("%.0f s window: %s; redoing it on the full window", span, why)
+                    tried, span = span, win.FULL_WINDOW_S
                     tokens = decode(self.encode(audio, win.FULL_WINDOW_S, timings, encoder))
+            int8_decoder = (
+                quantise
+                and options.int8_decoder
+                and greedy.decoder_for(self.model).int8_layers() is not None
+            )
+            timings.route = self.route(
+                "lean" if plan is not None else "generate",
+                span or win.FULL_WINDOW_S,
+                kwargs,
+                int8=encoder is not None or bool(int8_decoder),
+                redone_from_s=tried,
+            )
             return tokens
+
+    def route(self, decoder: str, window_s: float, kwargs: dict, **more: Any) -> Route:
+        """What this pass did, for the result's timings."""
+        config = self.model.generation_config
+        if not getattr(config, "is_multilingual", False):
+            language: str | None = "en"  # an English-only vocabulary has no language token
+        elif kwargs.get("language"):
+            language = greedy.language_token(kwargs["language"])[2:-2]
+        else:
+            language = None  # generate() detects it
+        return Route(
+            decoder=decoder,
+            window_s=window_s,
+            assistant="assistant_model" in kwargs,
+            language=language,
+            mel_bins=int(self.processor.feature_extractor.feature_size),
+            **more,
+        )
 
     def run_batch(
         self, clips: list[np.ndarray], options: TranscribeOptions, kwargs: dict, timings: Timings
@@ -115,6 +151,7 @@ class Pass:
             )
             self.sync()
             timings.decoding_ms += _ms(t0)
+        timings.route = self.route("lean", win.FULL_WINDOW_S, kwargs, batch=len(clips))
         return rows
 
     def short_window(
@@ -230,8 +267,13 @@ def _may_quantise(plan: greedy.DecodePlan, kwargs: dict) -> bool:
     """Whether the int8 layers may serve this pass: plain greedy dictation on the CPU only, not
     with a vocabulary prompt (they weaken it as short windows do: "comfy UI" for "ComfyUI" on
     tiny.en) and not for files (timestamps): those get the fp32 model, so their tokens are
-    generate()'s own (the int8 encoder cost words on the file benchmark)."""
-    return kwargs.get("prompt_ids") is None and not plan.timestamps
+    generate()'s own (the int8 encoder cost words on the file benchmark). English only: the
+    word error rate was measured on English, and on multilingual base a German sentence lost
+    its first half with the int8 layers ("und wie geht denn den Park?" for "Guten Morgen, heute
+    ist das Wetter schön, …"), which the fp32 layers kept."""
+    language = kwargs.get("language")
+    english = language is None or greedy.language_token(language) == "<|en|>"
+    return kwargs.get("prompt_ids") is None and not plan.timestamps and english
 
 
 def tokens_for(seconds: float) -> int:

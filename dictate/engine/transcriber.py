@@ -17,8 +17,8 @@ import torch
 from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
+from dictate.engine import catalog, inference, loading, longform
 from dictate.engine import device as devices
-from dictate.engine import inference, loading, longform
 from dictate.engine.longform import WINDOW_S, Gap, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.priority import PriorityLock
@@ -79,6 +79,7 @@ class Engine:
         self._choice: devices.DeviceChoice | None = None
         self.source: loading.ModelSource | None = None
         self._english_only = True
+        self._force_english = False  # English-only, but with a multilingual vocabulary
         self.last_used = time.monotonic()
 
     # ---- loading -------------------------------------------------------------------------
@@ -131,8 +132,8 @@ class Engine:
                 if choice.kind == "cpu":
                     raise ModelError(f"{self.source.label}: cannot load ({exc})") from exc
                 self._fall_back_to_cpu(f"loading on {choice.describe()} failed: {_first_line(exc)}")
-            self._english_only = not bool(
-                getattr(self._model.generation_config, "is_multilingual", False)
+            self._english_only, self._force_english = english_only(
+                self._model.generation_config, self.source
             )
             return self.info
 
@@ -152,20 +153,47 @@ class Engine:
             except (OSError, ValueError, KeyError, SafetensorError) as exc:
                 raise ModelError(f"{self.source.label}: cannot load its weights ({exc})") from exc
             if self.assistant_spec:
-                # A distilled model drafts tokens for its teacher. Its encoder is the teacher's,
-                # so only its decoder is loaded and it reuses the teacher's encoder output.
-                src = loading.resolve(self.assistant_spec, device_kind=choice.kind)
-                self._assistant = WhisperForCausalLM.from_pretrained(
-                    src.path,
-                    dtype=choice.dtype,
-                    attn_implementation="sdpa",
-                    use_safetensors=True,
-                    local_files_only=True,
-                ).eval()
+                self._assistant = self._load_assistant(choice, WhisperForCausalLM)
         self._model.to(device=choice.device, dtype=choice.dtype)
         if self._assistant is not None:
             self._assistant.to(device=choice.device, dtype=choice.dtype)
         self._choice = choice
+
+    def _load_assistant(self, choice: devices.DeviceChoice, causal_lm: type) -> torch.nn.Module:
+        """The draft model for speculative decoding, or one clear line saying why not.
+
+        A distilled model drafts tokens for its teacher. Its encoder is the teacher's, so only
+        its decoder is loaded and it reads the teacher's encoder output: the two must agree on
+        width and vocabulary (distil-large-v3 for large-v3, not for tiny.en)."""
+        spec = self.assistant_spec
+        progress = self._progress
+
+        def report(step: loading.Progress) -> None:  # its download has a bar of its own
+            if progress is not None:
+                progress(replace(step, message=step.message or f"assistant {spec}"))
+
+        try:
+            src = loading.resolve(spec, device_kind=choice.kind, progress=report)
+            model = causal_lm.from_pretrained(
+                src.path,
+                dtype=choice.dtype,
+                attn_implementation="sdpa",
+                use_safetensors=True,
+                local_files_only=True,
+            ).eval()
+        except ModelError as exc:
+            raise type(exc)(f"assistant model: {_first_line(exc)}") from exc
+        except (OSError, ValueError, KeyError, SafetensorError) as exc:
+            raise ModelError(f"assistant model {spec}: cannot load ({_first_line(exc)})") from exc
+        teacher, draft = self._model.config, model.config
+        for field, what in (("d_model", "width"), ("vocab_size", "vocabulary")):
+            if getattr(teacher, field) != getattr(draft, field):
+                raise ModelError(
+                    f"assistant model {spec} does not fit {self.source.label}: its {what} is "
+                    f"{getattr(draft, field)}, the model's {getattr(teacher, field)} (pair "
+                    "distil-large-v3 with large-v3)"
+                )
+        return model
 
     def _fall_back_to_cpu(self, reason: str) -> None:
         cpu = devices.DeviceChoice("cpu", torch.float32)
@@ -444,6 +472,9 @@ class Engine:
                     f"{self.info.model} is English-only; choose a multilingual model "
                     f"(e.g. large-v3-turbo) for language {options.language!r}"
                 )
+            if self._force_english:  # a multilingual vocabulary: say "English" in tokens
+                kwargs["task"] = "transcribe"
+                kwargs["language"] = "en"
         else:
             kwargs["task"] = "transcribe"
             if options.language:
@@ -468,6 +499,20 @@ class Engine:
         ):
             kwargs["assistant_model"] = self._assistant
         return kwargs
+
+
+def english_only(generation_config, source: loading.ModelSource) -> tuple[bool, bool]:
+    """(English-only, English must be forced) for a loaded model.
+
+    The distil-large-v3 family keeps large-v3's multilingual vocabulary and generation config
+    (`is_multilingual: true`) but was trained on English only: left to itself, generate()
+    would detect a language for it and dictation would leave the lean decoder. The catalog
+    knows which models those are; for them the decoder is told "English" as a .en model is.
+    """
+    multilingual_vocab = bool(getattr(generation_config, "is_multilingual", False))
+    entry = catalog.find(source.repo_id or "") or catalog.find(source.label)
+    english = not multilingual_vocab or (entry is not None and entry.english_only)
+    return english, english and multilingual_vocab
 
 
 def _first_line(exc: BaseException) -> str:

@@ -79,6 +79,13 @@ def unavailable_reason(kind: str) -> str | None:
     return device.unavailable_reason(kind)
 
 
+def auto_kind() -> str:
+    """The device "auto" stands for here (as the engine and the tray pick it)."""
+    from dictate.engine import device
+
+    return device.auto_kind()
+
+
 def error_colour(palette: QPalette) -> str:
     """A red that reads on the window background, light or dark."""
     return "#ff7b72" if palette.color(QPalette.ColorRole.Window).lightness() < 128 else "#c62828"
@@ -477,6 +484,13 @@ class SettingsDialog(QDialog):
         self.model_info = self._hint("")
         field = self._stack(self.model_combo, self.other_row, self.model_error, self.model_info)
         self._row(form, "M&odel:", field, self.model_combo)
+        # Speculative decoding (catalog.ASSISTANTS): offered for the models that have a pair.
+        self.draft_combo = QComboBox()
+        self.draft_combo.setAccessibleName("Draft model")
+        self.draft_combo.currentIndexChanged.connect(self._changed)
+        self.draft_note = self._hint("")
+        field = self._stack(self.draft_combo, self.draft_note)
+        self._row(form, "Dr&aft model:", field, self.draft_combo)
         self.device_note = _ErrorLabel()
         self._row(
             form,
@@ -588,6 +602,7 @@ class SettingsDialog(QDialog):
             self._select(self.device_combo, s.device)
             self._update_model_labels()
             self._load_model(s.model)
+            self._fill_drafts(catalog.draft_model(s.model, s.assistant))
             if s.language is None:
                 self.language_combo.setCurrentIndex(0)
             elif (i := self.language_combo.findData(s.language)) >= 0:
@@ -618,6 +633,22 @@ class SettingsDialog(QDialog):
             self._model_as_given = (-1, model)
             self.other_edit.setText(model or "")
         self._model_chosen()
+
+    def _fill_drafts(self, chosen: str | None) -> None:
+        """The draft models of the model shown (none for most), keeping `chosen` if it fits."""
+        drafts = catalog.assistants_for(self._model_value())
+        blocked = self.draft_combo.blockSignals(True)
+        self.draft_combo.clear()
+        self.draft_combo.addItem("None" if drafts else "None (this model has none)", None)
+        for m in drafts:
+            self.draft_combo.addItem(f"{m.name} drafts, the model checks", m.name)
+        self._select(self.draft_combo, chosen)
+        self.draft_combo.blockSignals(blocked)
+        self.draft_combo.setEnabled(bool(drafts))
+        self.draft_note.setText(
+            "Speculative decoding: the same text, faster on a GPU." if drafts else ""
+        )
+        self.draft_note.setVisible(bool(drafts))
 
     @staticmethod
     def _select(combo: QComboBox, value: Any) -> None:
@@ -662,6 +693,10 @@ class SettingsDialog(QDialog):
             "input_device": self.input_combo.currentData(),
             "keep_mic_open": self.keep_open_check.isChecked(),
             "language": self._language_value(),
+            # A model without draft models keeps the setting for when one comes back.
+            "assistant": (
+                self.draft_combo.currentData() if self.draft_combo.isEnabled() else shown.assistant
+            ),
             "prompt": self.prompt_edit.toPlainText(),
             "replacements": self.replacements.pairs()[0],
             "remove_fillers": self.fillers_check.isChecked(),
@@ -750,6 +785,7 @@ class SettingsDialog(QDialog):
             if entry and entry.notes:
                 info += f" {entry.notes[0].upper()}{entry.notes[1:]}."
         self.model_info.setText(info)
+        self._fill_drafts(self.draft_combo.currentData())
         english = self._english_only()
         self.language_combo.setEnabled(not english)
         self.language_note.setText("This model understands English only." if english else "")

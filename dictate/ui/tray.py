@@ -199,6 +199,30 @@ class Tray(QObject):
             group.addAction(action)
         menu.addSeparator()
         self._action(menu, "&Other… (hub id or folder)", self._other_model)
+        self._draft_menu(menu, current)
+
+    def _draft_menu(self, menu: QMenu, model: str) -> None:
+        """Speculative decoding for a model that has catalog draft models (large-v3)."""
+        from dictate.engine import catalog
+
+        drafts = catalog.assistants_for(model)
+        if not drafts:
+            return
+        menu.addSeparator()
+        chosen = catalog.draft_model(model, self.app.settings.assistant)
+        group = QActionGroup(menu)
+        for name, text in (
+            (None, "No draft model"),
+            *((m.name, f"Drafts by {m.name}") for m in drafts),
+        ):
+            action = self._action(menu, text, lambda n=name: self.app.set_assistant(n))
+            action.setCheckable(True)
+            action.setChecked(chosen in (name, *(m.repo_id for m in drafts if m.name == name)))
+            action.setToolTip(
+                "Speculative decoding: a distilled model proposes words and the chosen model "
+                "checks them; the same text, faster on a GPU"
+            )
+            group.addAction(action)
 
     def _other_model(self) -> None:
         model = self._choose_other_model()

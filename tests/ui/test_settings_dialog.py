@@ -85,6 +85,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     d.max_record_spin.setValue(300)
     d.tail_spin.setValue(0.6)
     choose(d.model_combo, "large-v3")
+    choose(d.draft_combo, "distil-large-v3")  # large-v3 has draft models
     choose(d.device_combo, "cpu")
     assert d.language_combo.isEnabled()  # large-v3 is multilingual
     choose(d.language_combo, "de")
@@ -124,6 +125,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         history_days=7,
         keep_audio=False,
         unload_after_min=15.0,
+        assistant="distil-large-v3",
     )
     assert apply.calls == [expected]
     assert d.result() == QDialog.DialogCode.Accepted and not d.isVisible()
@@ -487,3 +489,18 @@ def test_the_desktop_routes_are_shown_read_only(qtbot):
     plain = SettingsDialog(Settings(), Recorder())
     qtbot.addWidget(plain)
     assert plain.findChild(QLabel, "route_hotkey") is None
+
+
+def test_draft_models_are_offered_for_the_models_they_fit(qtbot) -> None:
+    """Speculative decoding in the settings: large-v3's catalog pairs, and nothing for others."""
+    d = open_dialog(qtbot, Settings(model="large-v3", assistant="distil-large-v3"))
+    assert d.draft_combo.isEnabled()
+    names = [d.draft_combo.itemData(i) for i in range(d.draft_combo.count())]
+    assert names == [None, "distil-large-v3", "distil-large-v3.5"]
+    assert d.settings().assistant == "distil-large-v3"
+    d.draft_combo.setCurrentIndex(2)
+    assert d.settings().assistant == "distil-large-v3.5"
+    d.draft_combo.setCurrentIndex(0)
+    assert d.settings().assistant is None
+    d.model_combo.setCurrentIndex(d.model_combo.findData("tiny.en"))
+    assert not d.draft_combo.isEnabled() and d.draft_combo.count() == 1

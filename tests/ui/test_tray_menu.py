@@ -40,7 +40,9 @@ class StubApp:
         return self.word, "tiny.en on cpu"
 
     def view(self) -> AppView:
-        default = "tiny.en"  # what "automatic" means on this stub's CPU
+        from dictate.engine.device import default_model
+
+        default = default_model(self.settings.device).name  # as the real App answers
         return AppView(
             self.settings, self.settings.model or default, default, self.holder.info, None
         )
@@ -229,3 +231,43 @@ def test_hotkey_label() -> None:
     assert hotkey_label("<ctrl>+<alt>+d") == "Ctrl+Alt+D"
     assert hotkey_label("<cmd>+<shift>+<space>") == "Super+Shift+Space"
     assert hotkey_label("<f9>") == "F9"
+
+
+def test_tray_and_settings_agree_on_the_default_model_on_a_cuda_machine(
+    tray, app, qtbot, monkeypatch
+) -> None:
+    """Device "auto" and no model chosen, on a machine with CUDA (faked): both name the CUDA
+    default, and both offer the same languages."""
+    from dictate.engine import catalog
+    from dictate.engine import device as devices
+    from dictate.ui import settings_dialog
+    from dictate.ui import tray as tray_module
+
+    monkeypatch.setattr(devices, "unavailable_reason", lambda kind: None)  # CUDA is "there"
+    app.settings = Settings(model=None, device="auto")
+    tray.rebuild()
+    models = submenu(tray.menu, "Model")
+    checked = [a.text().split("\t")[0] for a in models.actions() if a.isChecked()]
+    assert checked == [catalog.default_model("cuda").name] == ["distil-large-v3"]
+    dialog = settings_dialog.SettingsDialog(Settings(model=None, device="auto"), lambda s: [])
+    qtbot.addWidget(dialog)
+    assert dialog.model_combo.itemText(0) == "Automatic: distil-large-v3 on this device"
+    assert tray_module.LANGUAGES is settings_dialog.LANGUAGES is catalog.LANGUAGES
+
+
+def test_large_v3_offers_its_draft_models(tray, app) -> None:
+    """Speculative decoding from the tray: the catalog's pairs, for the model they fit."""
+    app.set_assistant = lambda name: app.calls.append(("set_assistant", name)) or []
+    models = submenu(tray.menu, "Model")
+    assert "No draft model" not in texts(models)  # tiny.en has no draft model
+    app.settings = Settings(model="large-v3", assistant="distil-large-v3")
+    tray.rebuild()
+    models = submenu(tray.menu, "Model")
+    drafts = ["No draft model", "Drafts by distil-large-v3", "Drafts by distil-large-v3.5"]
+    assert [t for t in texts(models) if "draft" in t.lower()] == drafts
+    checked = [a.text().split("\t")[0] for a in models.actions() if a.isChecked()]
+    assert checked == ["large-v3", "Drafts by distil-large-v3"]
+    trigger(models, "Drafts by distil-large-v3.5")
+    assert app.calls[-1] == ("set_assistant", "distil-large-v3.5")
+    trigger(models, "No draft model")
+    assert app.calls[-1] == ("set_assistant", None)
