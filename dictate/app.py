@@ -45,6 +45,7 @@ class App:
         self._commands = ThreadPoolExecutor(1, thread_name_prefix="dictate-command")
         self.server: Any = None
         self.hotkeys: Any = None
+        self.remote: Any = None  # dictate.remote.engine.RemoteEngine when a server is chosen
 
     # ---- life cycle -------------------------------------------------------------------
 
@@ -133,12 +134,39 @@ class App:
             idle_unload_s=s.unload_after_min * 60,
         )
         self.holder.load(s.model, s.device)
+        self.remote = self._connect_server(s)
+
+    def _connect_server(self, s: Settings) -> Any:
+        """The server engine when the person chose one; this computer's model stays loaded
+        behind it as the fallback. None (with a line saying why) when it cannot be used."""
+        if s.engine != "server":
+            return None
+        from dictate.remote.engine import connect
+
+        try:
+            return connect(s, self.gate, self.holder.get, lambda m: self.say(f"note: {m}"))
+        except DictateError as exc:
+            self.say(f"server engine: {exc}; using this computer's model")
+            return None
+
+    def set_server_key(self, url: str, key: str) -> None:
+        """Keep the server's API key (keyring or a 0600 file, never settings.json)."""
+        from dictate.remote.keys import KeyStore
+
+        KeyStore().set(url, key)
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = self._connect_server(self.settings)
 
     def _start_files(self) -> None:
         from dictate.files.queue import FileQueue
 
-        self.files = FileQueue(self.holder.get, lambda: self.options)
+        self.files = FileQueue(self._file_engine, lambda: self.options)
         self.files.listeners.append(self._on_file_job)
+
+    def _file_engine(self) -> Any:
+        remote = self.remote
+        return remote if remote is not None else self.holder.get()
 
     def _on_file_job(self, job: Any) -> None:
         """One line when a file ends, for the status bar and the terminal."""
@@ -177,6 +205,9 @@ class App:
 
     def _transcribe(self, audio):  # -> DictationResult
         # A dictation made while the model loads waits here; it was saved to disk already.
+        remote = self.remote
+        if remote is not None:
+            return remote.transcribe(audio, self.options)
         return self.holder.get().transcribe(audio, self.options)
 
     # ---- what the UI changes -----------------------------------------------------------------
@@ -226,6 +257,11 @@ class App:
         self.session.tail_max_s = new.tail_max_s
         self.options = TranscribeOptions(language=new.language, prompt=new.prompt or None)
         self.holder.idle_unload_s = new.unload_after_min * 60
+        server = ("engine", "server_url", "server_model", "server_insecure", "server_ca_file")
+        if any(getattr(new, k) != getattr(old, k) for k in server):
+            if self.remote is not None:
+                self.remote.close()
+            self.remote = self._connect_server(new)
         if new.launch_at_login != old.launch_at_login:
             problems += self._set_autostart(new.launch_at_login)
         if new.history_days != old.history_days:
@@ -351,6 +387,8 @@ class App:
             detail += " (unloaded while idle)"
         if holder.loading and holder.status is not None and holder.status.busy:
             detail += f"; {holder.status.stage} {holder.status.model}"
+        if self.remote is not None:
+            detail += f"; server {self.remote.client.host} first"
         if self.session.queued:
             detail += f", {self.session.queued} queued"
         return word, detail
@@ -388,10 +426,15 @@ class App:
             self.say("no speech heard; nothing inserted")
         elif event.state is State.IDLE and event.latency and event.text:
             lat = event.latency
+            where = ""
+            if lat.engine.startswith("server"):
+                where = f", {lat.engine} {lat.remote_ms:.0f}"
+            elif lat.engine:  # the server failed and this computer's model stood in
+                where = f", {lat.engine} after {lat.remote_ms:.0f} trying the server"
             self.say(
                 f"inserted {len(event.text)} characters, {lat.release_to_text_ms:.0f} ms after "
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
-                f"{lat.decoding_ms:.0f}, insert {lat.insert_ms:.0f})"
+                f"{lat.decoding_ms:.0f}{where}, insert {lat.insert_ms:.0f})"
             )
         self._emit(event)
 

@@ -46,9 +46,11 @@ class Latency:
     decoding_ms: float = 0.0
     insert_ms: float = 0.0
     release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
+    remote_ms: float = 0.0  # the round trip to a transcription server, when one is used
+    engine: str = ""  # "server HOST", or who stood in when it failed; "" for the local model
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 1) for k, v in self.__dict__.items()}
+    def as_dict(self) -> dict[str, float | str]:
+        return {k: round(v, 1) if isinstance(v, float) else v for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,7 @@ class Session:
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
+        lat.remote_ms, lat.engine = t.remote_ms, t.engine
         text = clean(result.text, self.rules, speech_s=result.speech_s)
         if job.cancelled.is_set():
             self.history.set_cancelled(job.dictation_id)
