@@ -31,6 +31,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def api_key_for(host: str, given: str | None, env: str | None) -> tuple[str | None, bool]:
+    """(the key clients must send, whether it was generated now). Loopback may go without one;
+    any wider address gets a fresh random token when none was set."""
+    key = (given or env or "").strip() or None
+    if key is None and not is_loopback(host):
+        return secrets.token_urlsafe(32), True
+    return key, False
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     s = sub.add_parser(
         "serve",
@@ -74,9 +83,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s dictate serve: %(message)s", stream=sys.stderr
     )
-    key = args.api_key or os.environ.get("DICTATE_API_KEY") or None
-    if key is None and not is_loopback(args.host):
-        key = secrets.token_urlsafe(32)
+    key, generated = api_key_for(args.host, args.api_key, os.environ.get("DICTATE_API_KEY"))
+    if generated:
         print(
             f"dictate serve: listening beyond this machine, so clients need this API key "
             f"(shown once, not stored): {key}",
