@@ -59,7 +59,7 @@ class ServerDialog(QDialog):
         form.addRow("&Model:", self.model_edit)
         form.addRow("API &key:", self.key_edit)
         form.addRow("", self.insecure_check)
-        form.addRow("&CA certificate:", ca_row)
+        form.addRow("CA certificate:", ca_row)
         about = QLabel(
             "Dictations and files are sent to this server (only the parts with speech; the "
             "speech gate runs here first). If it fails, this computer's model transcribes "
