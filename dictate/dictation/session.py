@@ -49,8 +49,9 @@ class Latency:
     remote_ms: float = 0.0  # the round trip to a transcription server, when one is used
     engine: str = ""  # "server HOST", or who stood in when it failed; "" for the local model
 
-    def as_dict(self) -> dict[str, float | str]:
-        return {k: round(v, 1) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+    def as_dict(self) -> dict[str, float]:
+        """The figures (the history keeps numbers only; `engine` is for the message)."""
+        return {k: round(v, 1) for k, v in self.__dict__.items() if isinstance(v, (int, float))}
 
 
 @dataclass(frozen=True)
