@@ -355,6 +355,8 @@ class App:
         self.recorder.close()
         self._commands.shutdown(wait=False)
         self.holder.shutdown()
+        if self.remote is not None:
+            self.remote.close()
         self.cues.close()
         self.server.stop()
         self.history.close()

@@ -188,8 +188,17 @@ def test_dictation_sends_flac_model_language_prompt_and_key(local, gate, speech)
     [request] = sent
     assert request["model"] == "large-v3" and request["language"] == "en"
     assert request["prompt"] == "Greasy, ComfyUI" and request["response_format"] == "json"
-    assert request["rate"] == SR and request["seconds"] == pytest.approx(speech.size / SR)
+    assert request["rate"] == SR
+    assert result.speech_s < request["seconds"] <= speech.size / SR  # speech, not the edges
     assert request["auth"] == f"Bearer {KEY}"
+
+
+def test_silence_around_the_speech_is_not_sent(local, gate, speech):
+    sent: list[dict] = []
+    padded = np.concatenate([np.zeros(3 * SR, np.float32), speech, np.zeros(4 * SR, np.float32)])
+    with app_on_thread(fake_server(lambda f, s: JSONResponse({"text": "x"}), sent)) as url:
+        remote(url, local, gate, []).transcribe(padded)
+    assert sent[0]["seconds"] <= speech.size / SR + 0.6
 
 
 def test_silence_is_never_sent(local, gate):
@@ -227,8 +236,8 @@ def test_slow_server_times_out_and_this_computer_transcribes(local, gate, speech
         (b'{"words": "hello"}', "application/json", 200, "no transcription text"),
         (b'{"text": "a", "segments": "no"}', "application/json", 200, "malformed segments"),
         (b'{"text": "a", "segments": [{"start": 0}]}', "application/json", 200, "malformed"),
-        (b'{"text":"a","segments":[{"start":0,"end":900,"text":"a"}]}', "application/json", 200,
-         "outside the audio"),
+        (b'{"text":"a","segments":[{"start":2,"end":1,"text":"a"}]}', "application/json", 200,
+         "impossible segment times"),
         (b"Internal Server Error", "text/plain", 500, "failed (HTTP 500: Internal Server Error)"),
         (b'{"detail":{"error":{"message":"Unsupported response_format"}}}', "application/json",
          400, "HTTP 400: Unsupported response_format"),
@@ -539,3 +548,22 @@ def test_the_app_routes_dictations_and_files_to_the_chosen_server(
         assert "unencrypted" in said[-1] and "using this computer's model" in said[-1]
     finally:
         here._commands.shutdown()
+
+
+def test_segment_times_past_the_end_are_clipped_and_later_ones_dropped(local, gate, speech):
+    def answer(fields, seconds):
+        return JSONResponse(
+            {
+                "text": "a b",
+                "segments": [
+                    {"start": 0.0, "end": seconds + 5, "text": " a "},
+                    {"start": seconds + 1, "end": seconds + 3, "text": "b"},
+                ],
+            }
+        )
+
+    with app_on_thread(fake_server(answer, [])) as url:
+        reply = RemoteClient(url).transcribe(speech, segments=True)
+    assert [(s.start, s.end, s.text) for s in reply.segments] == [
+        (0.0, round(speech.size / SR, 3), "a")
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -232,9 +233,11 @@ def _parse(response: Any, seconds: float, host: str) -> tuple[str, list[Segment]
                 words = " ".join(str(item["text"]).split())
             except (KeyError, TypeError, ValueError):
                 raise RemoteError(f"{host}'s answer has malformed segments") from None
-            if not (0 <= start <= end <= seconds + 1.0):
-                raise RemoteError(f"{host}'s answer has segment times outside the audio")
-            if words:
+            if not (0 <= start <= end) or not all(map(math.isfinite, (start, end))):
+                raise RemoteError(f"{host}'s answer has impossible segment times")
+            # Whisper pads to 30 s, and its last timestamp may run past a shorter clip's end:
+            # clipped to the audio; a segment that starts after it was never said.
+            if words and start < seconds:
                 found.append(Segment(round(start, 3), round(min(end, seconds), 3), words))
     return text, found
 

@@ -28,6 +28,7 @@ from dictate.transcript import DictationResult, Segment, Timings
 
 SAMPLE_RATE = 16000
 LOCAL_AFTER_FAILURE = "this computer (server failed)"
+EDGE_S = 0.3  # kept before the first and after the last speech the gate heard
 
 
 class RemoteEngine:
@@ -70,15 +71,22 @@ class RemoteEngine:
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         timings = Timings(engine=f"server {self.client.host}")
         speech_s = audio.size / SAMPLE_RATE
+        sent = audio
         if options.use_gate:
             t0 = time.perf_counter()
-            speech_s = sum(end - start for start, end in self.gate.regions(audio))
+            regions = self.gate.regions(audio)
             timings.gate_ms = (time.perf_counter() - t0) * 1000
+            speech_s = sum(end - start for start, end in regions)
             if speech_s == 0.0:
                 return DictationResult("", timings, 0.0)  # silence is never sent
+            # Nor the silence around the speech: less to send, and nothing for the server's
+            # model to invent words in.
+            first = max(0, round((regions[0][0] - EDGE_S) * SAMPLE_RATE))
+            last = round((regions[-1][1] + EDGE_S) * SAMPLE_RATE)
+            sent = audio[first:last]
         t0 = time.perf_counter()
         try:
-            reply = self.client.transcribe(audio, language=options.language, prompt=options.prompt)
+            reply = self.client.transcribe(sent, language=options.language, prompt=options.prompt)
         except RemoteError as exc:
             tried_ms = (time.perf_counter() - t0) * 1000
             self._failed(exc, "this dictation")
