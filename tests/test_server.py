@@ -299,3 +299,19 @@ def test_serve_says_when_the_extra_is_missing(monkeypatch, capsys):
     monkeypatch.delitem(_sys.modules, "uvicorn", raising=False)
     assert main(["serve", "--model", "x"]) == 1
     assert "pip install 'dictate[server]'" in capsys.readouterr().err
+
+
+def test_serve_exits_with_the_reason_when_the_model_cannot_load(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-such-model"
+    done = subprocess.run(
+        [sys.executable, "-m", "dictate", "serve", "--model", str(missing), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "listening on http://127.0.0.1:" in done.stderr
+    assert f"cannot load the model: model folder {missing} does not exist" in done.stderr

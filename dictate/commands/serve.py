@@ -113,13 +113,13 @@ def run(args: argparse.Namespace) -> int:
         except DictateError as exc:
             failed.append(str(exc))
             logging.getLogger("dictate.server").error("cannot load the model: %s", exc)
-            os.kill(os.getpid(), 2)  # SIGINT: uvicorn shuts down cleanly
+            server.should_exit = True  # uvicorn stops (at once, or right after starting)
             return
         ready.append(engine)
         logging.getLogger("dictate.server").info("ready: %s on %s", info.model, info.device)
 
-    threading.Thread(target=load, name="dictate-serve-load", daemon=True).start()
     app = create_app(lambda: ready[0] if ready else None, config)
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning"))
     try:
         sock = _listen(args.host, args.port)
     except OSError as exc:
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"dictate serve: listening on http://{shown}:{port}", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning"))
+    threading.Thread(target=load, name="dictate-serve-load", daemon=True).start()
     server.run(sockets=[sock])
     return 1 if failed else 0
 
