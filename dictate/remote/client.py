@@ -119,6 +119,10 @@ class RemoteClient:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # The system's trust store (as a browser would), plus the person's own CA if given.
         verify = ssl.create_default_context()
+        if not verify.cert_store_stats()["x509_ca"]:  # no system store (python.org on macOS)
+            import certifi  # httpx's own dependency: Mozilla's list
+
+            verify.load_verify_locations(cafile=certifi.where())
         if ca_file:
             try:
                 verify.load_verify_locations(cafile=ca_file)
