@@ -567,3 +567,35 @@ def test_segment_times_past_the_end_are_clipped_and_later_ones_dropped(local, ga
     assert [(s.start, s.end, s.text) for s in reply.segments] == [
         (0.0, round(speech.size / SR, 3), "a")
     ]
+
+
+def test_the_file_queue_runs_a_file_through_the_server_with_progress(local, gate, fixtures_dir):
+    """The app's own file queue, unchanged, with the server engine: pieces, progress, the
+    model and device said for the export."""
+    from dictate.files.queue import DONE, FileQueue
+
+    sent: list[dict] = []
+
+    def segments(fields, seconds):
+        n = len(sent)
+        return JSONResponse(
+            {"text": f"p{n}", "segments": [{"start": 0.5, "end": seconds - 0.5, "text": f"p{n}"}]}
+        )
+
+    with app_on_thread(fake_server(segments, sent)) as url:
+        engine = remote(url, local, gate, [], model="big-model")
+        queue = FileQueue(lambda: engine, lambda: TranscribeOptions())
+        seen: list[float] = []
+        queue.listeners.append(lambda job: seen.append(job.done_s))
+        try:
+            job = queue.add(fixtures_dir / "more" / "sonnet001.mp3")
+            deadline = time.monotonic() + 120
+            while not job.finished and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            queue.shutdown()
+    assert job.status == DONE, job.error
+    assert [s.text for s in job.segments] == [f"p{n}" for n in range(1, len(sent) + 1)]
+    assert len(sent) >= 2 and job.done_s == pytest.approx(job.duration_s, abs=0.05)
+    assert len(set(seen)) >= len(sent)  # progress moved piece by piece
+    assert job.model == "big-model on 127.0.0.1" and job.device == "server"
