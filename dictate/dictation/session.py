@@ -267,7 +267,7 @@ class Session:
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
-        lat.remote_ms, lat.engine = t.remote_ms, t.engine
+        lat.remote_ms, lat.engine = getattr(t, "remote_ms", 0.0), getattr(t, "engine", "")
         text = clean(result.text, self.rules, speech_s=result.speech_s)
         if job.cancelled.is_set():
             self.history.set_cancelled(job.dictation_id)
