@@ -174,7 +174,10 @@ def remote(url: str, local: Engine, gate: SpeechGate, notices: list, **kw) -> Re
     return RemoteEngine(RemoteClient(url, **kw), gate, lambda: local, notices.append)
 
 
-def test_dictation_sends_flac_model_language_prompt_and_key(local, gate, speech):
+def test_dictation_sends_flac_model_language_prompt_and_key(local, gate, speech, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore say everything they do
     sent: list[dict] = []
     app = fake_server(lambda f, s: JSONResponse({"text": " she had your dark suit "}), sent)
     with app_on_thread(app) as url:
@@ -191,6 +194,7 @@ def test_dictation_sends_flac_model_language_prompt_and_key(local, gate, speech)
     assert request["rate"] == SR
     assert result.speech_s < request["seconds"] <= speech.size / SR  # speech, not the edges
     assert request["auth"] == f"Bearer {KEY}"
+    assert "POST" in caplog.text and KEY not in caplog.text  # the key is never logged
 
 
 def test_silence_around_the_speech_is_not_sent(local, gate, speech):
