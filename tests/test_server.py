@@ -315,3 +315,12 @@ def test_serve_exits_with_the_reason_when_the_model_cannot_load(tmp_path):
     assert done.returncode == 1
     assert "listening on http://127.0.0.1:" in done.stderr
     assert f"cannot load the model: model folder {missing} does not exist" in done.stderr
+
+
+def test_a_language_the_model_cannot_do_is_400_with_the_reason(engine, fixtures_dir):
+    with app_on_thread(create_app(lambda: engine)) as url:
+        files = {"file": ("a.wav", (fixtures_dir / "LDC93S1.wav").read_bytes())}
+        other = httpx.post(url + "/v1/audio/transcriptions", files=files, data={"language": "de"})
+        junk = httpx.post(url + "/v1/audio/transcriptions", files=files, data={"language": "?!"})
+    assert other.status_code == 400 and "English-only" in other.json()["error"]["message"]
+    assert junk.status_code == 400 and "not a language code" in junk.json()["error"]["message"]

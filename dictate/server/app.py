@@ -40,6 +40,7 @@ from dictate.transcript import Segment
 log = logging.getLogger("dictate.server")
 
 SAMPLE_RATE = 16000
+LANGUAGE = re.compile(r"[A-Za-z][A-Za-z_-]{1,19}")  # "en", "pt-BR", "english"
 SHORT_S = 30.0  # up to one Whisper window: the engine's fast dictation path serves json/text
 
 
@@ -263,6 +264,8 @@ def create_app(
         if fmt not in RESPONSE_FORMATS:
             raise Rejected(400, f"response_format must be one of {', '.join(RESPONSE_FORMATS)}")
         language = _field(form, "language", 20)
+        if language is not None and not LANGUAGE.fullmatch(language):
+            raise Rejected(400, f"language {language!r} is not a language code (e.g. en, de)")
         prompt = _field(form, "prompt", 4000)
         path = folder / _safe_name(upload.filename)
         with open(path, "wb") as out:
@@ -285,6 +288,8 @@ def create_app(
             raise
         except (AudioError, ModelError) as exc:  # the client's name for it, not the temp path
             raise Rejected(400, _oneline(exc).replace(str(path), path.name)) from None
+        except ValueError as exc:  # transformers' word for a language it does not know
+            raise Rejected(400, _oneline(exc)[:300]) from None
         except DictateError as exc:
             raise Rejected(500, _oneline(exc), "server_error") from None
         except Exception as exc:  # a bug: logged with its traceback, one line to the client
