@@ -270,7 +270,7 @@ def test_wrong_key_gives_a_clear_message_and_this_computer_transcribes(local, ga
     assert result.timings.engine == LOCAL_AFTER_FAILURE
     assert notices == [
         "server: 127.0.0.1 refused the API key (HTTP 401: invalid API key); check the key in "
-        "Settings → Engine; this dictation uses this computer's model"
+        "Engine → Server…; this dictation uses this computer's model"
     ]
     assert good.timings.engine.startswith("server")
 

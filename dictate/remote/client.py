@@ -190,7 +190,7 @@ class RemoteClient:
         if status in (401, 403):
             return (
                 f"{self.host} refused the API key (HTTP {status}: {reason}); "
-                "check the key in Settings → Engine"
+                "check the key in Engine → Server…"
             )
         if status == 413:
             return f"{self.host} refused the audio as too large (HTTP 413: {reason})"
