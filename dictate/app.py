@@ -55,9 +55,12 @@ class AppView:
 
 
 def transcriber(
-    holder: EngineHolder, options: Callable[[], TranscribeOptions]
+    holder: EngineHolder,
+    options: Callable[[], TranscribeOptions],
+    remote: Callable[[], Any] = lambda: None,
 ) -> Callable[[Any], DictationResult]:
-    """The session's `transcribe`: the holder's engine at the time, with the options then.
+    """The session's `transcribe`: the server engine when one is chosen (it falls back to this
+    computer's model itself), else the holder's engine at the time, with the options then.
 
     The model may be switched (or unloaded) between `get()` and the transcription; the engine
     then answers ModelError, which becomes EngineGone, so the session tries the same audio
@@ -65,6 +68,9 @@ def transcriber(
     model asked for another language) is the user's to see, not retried."""
 
     def transcribe(audio: Any) -> DictationResult:
+        server = remote()
+        if server is not None:
+            return server.transcribe(audio, options())
         # A dictation made while the model loads waits here; it was saved to disk already.
         engine = holder.get()
         try:
@@ -135,7 +141,7 @@ class App:
         )
         self.session = Session(
             recorder=self.recorder,
-            transcribe=transcriber(self.holder, lambda: self.options),
+            transcribe=transcriber(self.holder, lambda: self.options, lambda: self.remote),
             inserter=self.inserter,
             history=self.history,
             on_event=self._on_event,
@@ -144,7 +150,8 @@ class App:
             tail_max_s=s.tail_max_s,
             keep_audio=s.keep_audio,
         )
-        self.files = FileQueue(self.holder.get, lambda: self.options)
+        self.remote: Any = None  # dictate.remote.engine.RemoteEngine when a server is chosen
+        self.files = FileQueue(self._file_engine, lambda: self.options)
         self.files.listeners.append(self._on_file_job)
         self.hotkeys: HotkeyListener | PortalShortcuts | None = None
 
@@ -298,6 +305,34 @@ class App:
 
         s = self.settings
         self.holder.load(s.model, s.device, draft_model(s.model, s.assistant))
+        if self.remote is None:
+            self.remote = self._connect_server(s)
+
+    def _connect_server(self, s: Settings) -> Any:
+        """The server engine when the person chose one; this computer's model stays loaded
+        behind it as the fallback. None (with a line saying why) when it cannot be used."""
+        if s.engine != "server":
+            return None
+        from dictate.remote.engine import connect
+
+        try:
+            return connect(s, self.gate, self.holder.get, lambda m: self.say(f"note: {m}"))
+        except DictateError as exc:
+            self.say(f"server engine: {exc}; using this computer's model")
+            return None
+
+    def set_server_key(self, url: str, key: str) -> None:
+        """Keep the server's API key (keyring or a 0600 file, never settings.json)."""
+        from dictate.remote.keys import KeyStore
+
+        KeyStore().set(url, key)
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = self._connect_server(self.settings)
+
+    def _file_engine(self) -> Any:
+        remote = self.remote
+        return remote if remote is not None else self.holder.get()
 
     def switch_model(
         self,
@@ -370,6 +405,11 @@ class App:
             self._prune_history()
         if (new.model, new.device, new.assistant) != (old.model, old.device, old.assistant):
             self.switch_model(new.model, new.device, new.assistant)
+        server = ("engine", "server_url", "server_model", "server_insecure", "server_ca_file")
+        if any(getattr(new, k) != getattr(old, k) for k in server):
+            if self.remote is not None:
+                self.remote.close()
+            self.remote = self._connect_server(new)
         return problems
 
     def pause_hotkeys(self, paused: bool) -> None:
@@ -469,6 +509,8 @@ class App:
         self.inserter.flush()  # put the user's clipboard back before leaving
         self.recorder.close()
         self.holder.shutdown()
+        if self.remote is not None:
+            self.remote.close()
         self.cues.close()
         self.server.stop()
         self.history.close()
@@ -504,6 +546,8 @@ class App:
             detail += " (unloaded while idle)"
         if holder.loading and holder.status is not None and holder.status.busy:
             detail += f"; {holder.status.stage} {holder.status.model}"
+        if self.remote is not None:
+            detail += f"; server {self.remote.client.host} first"
         if self.session.queued:
             detail += f", {self.session.queued} queued"
         return word, detail
@@ -537,10 +581,15 @@ class App:
             self.say("no speech heard; nothing inserted")
         elif event.state is State.IDLE and event.latency and event.text:
             lat = event.latency
+            where = ""
+            if lat.engine.startswith("server"):
+                where = f", {lat.engine} {lat.remote_ms:.0f}"
+            elif lat.engine:  # the server failed and this computer's model stood in
+                where = f", {lat.engine} after {lat.remote_ms:.0f} trying the server"
             self.say(
                 f"inserted {len(event.text)} characters, {lat.release_to_text_ms:.0f} ms after "
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
-                f"{lat.decoding_ms:.0f}, insert {lat.insert_ms:.0f})"
+                f"{lat.decoding_ms:.0f}{where}, insert {lat.insert_ms:.0f})"
             )
         if event.gaps and event.message and event.state is not State.ERROR:
             self.say(event.message)  # text went in, but part of the speech gave none

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--download", metavar="MODEL", help="download a model into the HF cache")
     m.set_defaults(handler=_models)
 
+    from dictate.commands.serve import add_parser as serve_parser  # stdlib only at import
+
+    serve = serve_parser(sub)
+    _model_args(serve)
+    serve.set_defaults(handler=_serve)
+
     # Remote control of the running app, for hotkeys and scripts: answers at once, no heavy imports.
     for name, text in (
         ("toggle", "start dictating, or stop and transcribe (bind this to a hotkey)"),
@@ -183,6 +189,12 @@ def _has_display() -> bool:
 
 def _control(args: argparse.Namespace) -> int:
     from dictate.commands.control import run
+
+    return run(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dictate.commands.serve import run
 
     return run(args)
 

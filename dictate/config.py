@@ -25,6 +25,7 @@ from dictate import choices, paths
 MODES = choices.values(choices.MODES)
 DEVICES = choices.values(choices.DEVICES)
 INSERT_METHODS = choices.values(choices.INSERT_METHODS)
+ENGINES = ("local", "server")  # this computer's model, or a transcription server
 MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes; more is not one
 _LANGUAGE = re.compile(r"[A-Za-z][A-Za-z_-]{1,19}")  # "en", "pt-BR", "english"
 
@@ -48,6 +49,18 @@ def _key_combo(text: object, limit: int, *, single: bool = False) -> bool:
     except HotkeyError:
         return False
     return len(keys) == 1 or not single
+
+
+def _server_url(text: str) -> bool:
+    """A well-formed http(s) URL without credentials (whether plain http is allowed to it
+    is the client's call, with the person's "allow insecure" tick)."""
+    from dictate.remote.client import RemoteError, check_url  # no heavy imports
+
+    try:
+        check_url(text, allow_insecure=True)
+    except RemoteError:
+        return False
+    return True
 
 
 def _number(v: object, low: float, high: float) -> bool:
@@ -78,6 +91,13 @@ class Settings:
     # Speculative decoding: a draft model for the chosen one (catalog.ASSISTANTS, e.g.
     # distil-large-v3 for large-v3); used only with a model it can draft for.
     assistant: str | None = None
+    # A transcription server (dictate.remote); "local": this computer's model only. The API key
+    # is kept in the keyring or a 0600 file (dictate.remote.keys), never here.
+    engine: str = "local"  # local | server
+    server_url: str = ""
+    server_model: str = "whisper-1"
+    server_insecure: bool = False  # allow plain http:// to another machine
+    server_ca_file: str = ""  # a CA certificate to trust for https (a self-signed server)
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -116,6 +136,11 @@ class Settings:
             "keep_audio": lambda v: isinstance(v, bool),
             "unload_after_min": lambda v: _number(v, 0, 1440),
             "assistant": lambda v: v is None or (_plain(v, 4096) and v.strip() and "://" not in v),
+            "engine": lambda v: v in ENGINES,
+            "server_url": lambda v: _plain(v, 500) and (not v or _server_url(v)),
+            "server_model": lambda v: _plain(v, 200) and v.strip(),
+            "server_insecure": lambda v: isinstance(v, bool),
+            "server_ca_file": lambda v: _plain(v, 4096),
         }
         for name, ok in checks.items():
             if not ok(values[name]):

@@ -49,10 +49,12 @@ class Timings:
     encoder_ms: float = 0.0
     decoding_ms: float = 0.0
     route: Route | None = None  # None: the model never ran (silence, or not yet)
+    remote_ms: float = 0.0  # the round trip to a transcription server (dictate.remote)
+    engine: str = ""  # who transcribed, when not this computer's model as usual
 
     @property
     def total_ms(self) -> float:
-        return self.gate_ms + self.features_ms + self.encoder_ms + self.decoding_ms
+        return self.gate_ms + self.features_ms + self.encoder_ms + self.decoding_ms + self.remote_ms
 
 
 @dataclass

@@ -68,9 +68,12 @@ class Latency:
     decoding_ms: float = 0.0
     insert_ms: float = 0.0
     release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
+    remote_ms: float = 0.0  # the round trip to a transcription server, when one is used
+    engine: str = ""  # "server HOST", or who stood in when it failed; "" for the local model
 
     def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 1) for k, v in self.__dict__.items()}
+        """The figures (the history keeps numbers only; `engine` is for the message)."""
+        return {k: round(v, 1) for k, v in self.__dict__.items() if isinstance(v, (int, float))}
 
 
 @dataclass(frozen=True)
@@ -379,6 +382,7 @@ class Session:
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
+        lat.remote_ms, lat.engine = getattr(t, "remote_ms", 0.0), getattr(t, "engine", "")
         with self._lock:
             rules = self.rules
         text = clean(result.text, rules, speech_s=result.speech_s)

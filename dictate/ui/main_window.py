@@ -35,6 +35,7 @@ LATENCY_ROWS = (
     ("features_ms", "Features"),
     ("encoder_ms", "Encoder"),
     ("decoding_ms", "Decoding"),
+    ("remote_ms", "Server"),  # the round trip when a transcription server is the engine
     ("insert_ms", "Insertion"),
     ("release_to_text_ms", "Release → text"),
 )
@@ -170,6 +171,8 @@ class MainWindow(QMainWindow):
         for key, label in self.latency_values.items():
             value = getattr(latency, key, None) if latency is not None else None
             label.setText(f"{value:,.0f} ms" if value is not None else "—")
+        engine = getattr(latency, "engine", "") if latency is not None else ""
+        self.latency_values["remote_ms"].setToolTip(engine or "this computer's model")
 
     def show_warnings(self, warnings: list[str]) -> None:
         self.banner.setText("\n".join(f"⚠ {w}" for w in warnings))

@@ -110,6 +110,8 @@ class DictateUI(QObject):
 
     def on_message(self, message: str) -> None:
         self.main.statusBar().showMessage(message, 10000)
+        if message.startswith("note: server:") and self.tray is not None:
+            self.tray.notify(message.removeprefix("note: "))  # the server failed: say so
 
     # ---- windows ------------------------------------------------------------------------------
 

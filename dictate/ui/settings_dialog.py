@@ -261,6 +261,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._model_tab(), "Model")
         self.tabs.addTab(self._text_tab(), "Text")
         self.tabs.addTab(self._privacy_tab(), "Privacy")
+        self.tabs.addTab(self._server_tab(), "Server")
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -580,6 +581,46 @@ class SettingsDialog(QDialog):
         form.addRow("", where)
         return tab
 
+    def _server_tab(self) -> QWidget:
+        """Engine: this computer, or a transcription server (the key is set in the tray's
+        Engine → Server…, which keeps it in the keyring: it is not a setting)."""
+        tab = QWidget()
+        form = self._form(tab)
+        engines = (("local", "This computer"), ("server", "A server; this computer if it fails"))
+        self.engine_combo = self._combo(engines)
+        self.engine_combo.setAccessibleName("Engine")
+        form.addRow("&Engine:", self.engine_combo)
+        self.server_url_edit = QLineEdit()
+        self.server_url_edit.setPlaceholderText("https://gpu-box.example:8000")
+        self.server_url_edit.setAccessibleName("Server address")
+        self.server_url_edit.textChanged.connect(self._changed)
+        self.server_error = _ErrorLabel()
+        self._row(
+            form,
+            "Server &address:",
+            self._stack(self.server_url_edit, self.server_error),
+            self.server_url_edit,
+        )
+        self.server_model_edit = QLineEdit()
+        self.server_model_edit.setAccessibleName("Server model")
+        self.server_model_edit.textChanged.connect(self._changed)
+        self._row(form, "Server m&odel:", self.server_model_edit, self.server_model_edit)
+        self.insecure_check = self._check("Allow plain http:// to another machine (unencrypted)")
+        form.addRow("", self.insecure_check)
+        self.ca_edit = QLineEdit()
+        self.ca_edit.setPlaceholderText("only for a server with a self-signed certificate")
+        self.ca_edit.setAccessibleName("CA certificate")
+        self.ca_edit.textChanged.connect(self._changed)
+        self._row(form, "&CA certificate:", self.ca_edit, self.ca_edit)
+        form.addRow(
+            "",
+            self._hint(
+                "Speech goes to the server only when it is the engine, and only the parts with "
+                "speech. The API key is set from the tray: Engine → Server…"
+            ),
+        )
+        return tab
+
     # ---- values in and out --------------------------------------------------------------
 
     def load(self, s: Settings) -> None:
@@ -615,6 +656,11 @@ class SettingsDialog(QDialog):
             self.fillers_check.setChecked(s.remove_fillers)
             self.history_spin.setValue(s.history_days)
             self.keep_audio_check.setChecked(s.keep_audio)
+            self._select(self.engine_combo, s.engine)
+            self.server_url_edit.setText(s.server_url)
+            self.server_model_edit.setText(s.server_model)
+            self.insecure_check.setChecked(s.server_insecure)
+            self.ca_edit.setText(s.server_ca_file)
         finally:
             self._loading = False
         self._changed()
@@ -711,6 +757,11 @@ class SettingsDialog(QDialog):
             "unload_after_min": (
                 shown.unload_after_min if unload == round(shown.unload_after_min) else unload
             ),
+            "engine": self.engine_combo.currentData(),
+            "server_url": self.server_url_edit.text().strip(),
+            "server_model": self.server_model_edit.text().strip(),
+            "server_insecure": self.insecure_check.isChecked(),
+            "server_ca_file": self.ca_edit.text().strip(),
         }
         if abs(values["tail_max_s"] - shown.tail_max_s) < 0.005:
             values["tail_max_s"] = shown.tail_max_s  # the spin box rounds to 2 decimals
@@ -735,6 +786,8 @@ class SettingsDialog(QDialog):
             found["prompt"] = f"The vocabulary is {n} characters long; at most {_PROMPT_MAX}."
         if p := self.replacements.pairs()[1]:
             found["replacements"] = p
+        if p := self._server_problem():
+            found["server_url"] = p
         # Whatever else the settings file would refuse on the next start (config's own rules,
         # so the two never disagree): a field it would reset to its default.
         current = self.settings()
@@ -744,6 +797,20 @@ class SettingsDialog(QDialog):
                 name = f.name.replace("_", " ")
                 found[f.name] = _REFUSED.get(f.name, f"This {name} is not valid.")
         return found
+
+    def _server_problem(self) -> str | None:
+        from dictate.remote.client import RemoteError, check_url
+
+        url = self.server_url_edit.text().strip()
+        if not url:
+            if self.engine_combo.currentData() == "server":
+                return "Give the server's address, or choose This computer."
+            return None
+        try:
+            check_url(url, allow_insecure=self.insecure_check.isChecked())
+        except RemoteError as exc:
+            return str(exc)[:1].upper() + str(exc)[1:] + "."
+        return None
 
     # ---- reactions ----------------------------------------------------------------------
 
@@ -808,15 +875,18 @@ class SettingsDialog(QDialog):
         self.language_error.show_problem(found.get("language"))
         self.prompt_error.show_problem(found.get("prompt"))
         self.replacements_error.show_problem(found.get("replacements"))
-        for i, name in enumerate(("General", "Audio", "Model", "Text", "Privacy")):
+        self.server_error.show_problem(found.get("server_url"))
+        for i, name in enumerate(("General", "Audio", "Model", "Text", "Privacy", "Server")):
             tab_fields = {
                 "General": ("hotkey", "cancel_key"),
                 "Model": ("model", "language"),
                 "Text": ("prompt", "replacements"),
+                "Server": ("server_url", "server_model", "server_ca_file"),
             }.get(name, ())
             bad = any(f in found for f in tab_fields)
             self.tabs.setTabText(i, f"{name} ⚠" if bad else name)
         labelled = {"hotkey", "cancel_key", "model", "language", "prompt", "replacements"}
+        labelled |= {"server_url"}  # shown under the address
         self.form_error.show_problem("; ".join(v for k, v in found.items() if k not in labelled))
         self.ok_button.setEnabled(not found)
         self.apply_button.setEnabled(not found and self.settings() != self._applied_or_original())

@@ -141,6 +141,7 @@ class Tray(QObject):
         menu.addSeparator()
         self._model_menu(menu.addMenu("&Model"))
         self._device_menu(menu.addMenu("&Device"))
+        self._engine_menu(menu.addMenu("E&ngine"))
         self._mode_menu(menu.addMenu("Mod&e"))
         info = getattr(self.app.holder, "info", None)
         if info is not None and not info.english_only:
@@ -248,6 +249,31 @@ class Tray(QObject):
                 action.setEnabled(False)
                 action.setToolTip(reason)
             group.addAction(action)
+
+    def _engine_menu(self, menu: QMenu) -> None:
+        """Engine: this computer / server… (a server's failures fall back to this computer)."""
+        from dataclasses import replace
+        from urllib.parse import urlsplit
+
+        s = self.app.settings
+        group = QActionGroup(menu)
+        choices = [("local", "This computer")]
+        if s.server_url:
+            choices.append(("server", f"Server: {urlsplit(s.server_url).netloc}"))
+        for kind, text in choices:
+            action = self._action(
+                menu, text, lambda k=kind: self.app.apply_settings(replace(s, engine=k))
+            )
+            action.setCheckable(True)
+            action.setChecked(s.engine == kind)
+            group.addAction(action)
+        menu.addSeparator()
+        self._action(menu, "&Server…", self._server_dialog)
+
+    def _server_dialog(self) -> None:
+        from dictate.ui.server_dialog import ServerDialog
+
+        ServerDialog(self.app).exec()
 
     def _mode_menu(self, menu: QMenu) -> None:
         group = QActionGroup(menu)

@@ -101,6 +101,11 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     d.fillers_check.click()
     d.history_spin.setValue(7)
     d.keep_audio_check.click()
+    choose(d.engine_combo, "server")
+    d.server_url_edit.setText("https://gpu.example:8443")
+    d.server_model_edit.setText("openai/whisper-large-v3")
+    d.insecure_check.click()
+    d.ca_edit.setText("/etc/dictate/ca.pem")
     assert d.apply_button.isEnabled() and d.problems() == {}
 
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
@@ -126,6 +131,11 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         keep_audio=False,
         unload_after_min=15.0,
         assistant="distil-large-v3",
+        engine="server",
+        server_url="https://gpu.example:8443",
+        server_model="openai/whisper-large-v3",
+        server_insecure=True,
+        server_ca_file="/etc/dictate/ca.pem",
     )
     assert apply.calls == [expected]
     assert d.result() == QDialog.DialogCode.Accepted and not d.isVisible()
@@ -504,3 +514,16 @@ def test_draft_models_are_offered_for_the_models_they_fit(qtbot) -> None:
     assert d.settings().assistant is None
     d.model_combo.setCurrentIndex(d.model_combo.findData("tiny.en"))
     assert not d.draft_combo.isEnabled() and d.draft_combo.count() == 1
+
+
+def test_server_address_problems_are_shown_and_block_ok(qtbot) -> None:
+    d = open_dialog(qtbot, Settings(), Recorder())
+    choose(d.engine_combo, "server")
+    assert "address" in d.problems()["server_url"] and not d.ok_button.isEnabled()
+    d.server_url_edit.setText("http://192.168.1.20:8000")
+    assert "unencrypted" in d.problems()["server_url"]
+    assert d.tabs.tabText(d.tabs.count() - 1) == "Server ⚠"
+    d.insecure_check.click()  # the person's own network: allowed when they say so
+    assert d.problems() == {} and d.ok_button.isEnabled()
+    d.server_url_edit.setText("https://me:pw@gpu.example")
+    assert "API key field" in d.problems()["server_url"]
