@@ -153,3 +153,8 @@ def test_no_word_lost_or_doubled_over_a_scripted_dictation() -> None:
         "Ask what you can do for your country. "
         "She had your dark suit in greasy wash water all year."
     )
+
+
+def test_a_hypothesis_sharing_no_word_with_the_committed_ones_is_kept_whole() -> None:
+    # Losing words is worse than doubling one: with nothing to align on, nothing is skipped.
+    assert aligned_end(["and", "mister", "john"], ["leisure", "to", "consider"]) == 0

@@ -50,8 +50,13 @@ def aligned_end(done: list[str], words: list[str]) -> int:
         return 0
     a, b = [key(w) for w in done], [key(w) for w in words]
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    if not any(tag == "equal" for tag, *_ in opcodes):
+        # Not one word in common: `words` is other speech (what follows). Keeping all of it
+        # may double a word; skipping some would lose words, which is worse.
+        return 0
     end = len(a)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "insert" or not i1 < end <= i2:
             continue
         if tag == "equal":
