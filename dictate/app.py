@@ -36,6 +36,7 @@ class App:
         self.warnings = list(warnings or [])  # shown by the UI (e.g. a corrupt settings file)
         self.listeners: list[Callable[[Event], None]] = []  # the UI subscribes here
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
+        self.preview_listeners: list[Callable[[Any], None]] = []  # live text (dictation.live)
         self._recovered = False
         self._quit = threading.Event()
         self.holder: Any = None  # the EngineHolder, once start() has made it
@@ -90,6 +91,8 @@ class App:
             rules=CleanupRules(replacements=s.replacements, remove_fillers=s.remove_fillers),
             focused_window=window_id,
             tail_max_s=s.tail_max_s,
+            live=self._make_live,
+            type_while_speaking=s.type_while_speaking,
         )
         if s.keep_mic_open:
             try:
@@ -175,6 +178,23 @@ class App:
             except Exception:
                 log.exception("model status listener failed")
 
+    def _make_live(self, on_commit: Callable[[str], None] | None) -> Any:
+        """One dictation's live transcriber (dictation/live.py), or None when it is off."""
+        if not self.settings.live_transcription:
+            return None
+        from dictate.dictation.live import LiveTranscriber
+
+        return LiveTranscriber(
+            self.holder.get, self.options, on_preview=self._on_preview, on_commit=on_commit
+        ).start()
+
+    def _on_preview(self, preview: Any) -> None:
+        for listener in list(self.preview_listeners):
+            try:
+                listener(preview)
+            except Exception:
+                log.exception("preview listener failed")
+
     def _transcribe(self, audio):  # -> DictationResult
         # A dictation made while the model loads waits here; it was saved to disk already.
         return self.holder.get().transcribe(audio, self.options)
@@ -224,6 +244,7 @@ class App:
             replacements=new.replacements, remove_fillers=new.remove_fillers
         )
         self.session.tail_max_s = new.tail_max_s
+        self.session.type_while_speaking = new.type_while_speaking
         self.options = TranscribeOptions(language=new.language, prompt=new.prompt or None)
         self.holder.idle_unload_s = new.unload_after_min * 60
         if new.launch_at_login != old.launch_at_login:
@@ -392,6 +413,12 @@ class App:
                 f"inserted {len(event.text)} characters, {lat.release_to_text_ms:.0f} ms after "
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
                 f"{lat.decoding_ms:.0f}, insert {lat.insert_ms:.0f})"
+                + (
+                    f"; live: {lat.committed_s:.1f} s done before release, "
+                    f"tail decoded in {lat.tail_decode_ms:.0f} ms"
+                    if lat.committed_s
+                    else ""
+                )
             )
         self._emit(event)
 

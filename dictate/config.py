@@ -68,13 +68,19 @@ class Settings:
     prompt: str = ""  # vocabulary hint
     replacements: dict[str, str] = field(default_factory=dict)
     remove_fillers: bool = False
-    max_record_s: float = 120.0
+    max_record_s: float = 600.0  # live transcription keeps long dictations quick (10 min)
     tail_max_s: float = 0.4
     sounds: bool = True  # short start/stop cues
     launch_at_login: bool = False
     history_days: int = 30  # dictations older than this are deleted; 0 keeps them all
     keep_audio: bool = True  # keep each dictation's audio with its history entry
     unload_after_min: float = 0.0  # free the model after this many idle minutes; 0: never
+    # Live dictation (dictation/live.py): transcribe while recording, so release waits only
+    # for the last words; show them in a preview near the bottom of the screen; optionally type
+    # committed text while still speaking (cancel then removes nothing already typed).
+    live_transcription: bool = True
+    live_preview: bool = True
+    type_while_speaking: bool = False
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -112,6 +118,9 @@ class Settings:
             ),
             "keep_audio": lambda v: isinstance(v, bool),
             "unload_after_min": lambda v: _number(v, 0, 1440),
+            "live_transcription": lambda v: isinstance(v, bool),
+            "live_preview": lambda v: isinstance(v, bool),
+            "type_while_speaking": lambda v: isinstance(v, bool),
         }
         for name, ok in checks.items():
             if not ok(values[name]):

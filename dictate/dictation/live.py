@@ -70,6 +70,7 @@ class LiveResult:
     steps: int  # decodes made while recording
     step_ms: float  # their total time
     timings: Any  # the tail decode's Timings
+    tail_text: str = ""  # the words committed at release (the rest was committed before)
 
 
 Engine = Any  # dictate.engine.transcriber.Engine (not imported: the core need not load torch)
@@ -102,7 +103,7 @@ class LiveTranscriber:
         self._checked = 0  # _n when the buffer was last looked at
         self._decoded = 0  # _n at the last decode of the buffer
         self._hyp: tuple[int, str] | None = None  # the last decode of the buffer: (samples, text)
-        self._step_s = 0.0  # recent decoding time per step
+        self._step_s = 0.0  # recent steps: seconds of audio that arrived during one
         self._speech_s = 0.0  # speech in committed chunks
         self.steps = 0
         self.step_ms = 0.0
@@ -145,7 +146,7 @@ class LiveTranscriber:
                 result = DictationResult(text, Timings(), speech_s)
         if result is None:
             result = engine.transcribe(tail, self._options())
-        self.policy.finish(result.text)
+        tail_words = self.policy.finish(result.text)
         tail_ms = (time.perf_counter() - t0) * 1000
         return LiveResult(
             text=self.policy.text,
@@ -156,6 +157,7 @@ class LiveTranscriber:
             steps=self.steps,
             step_ms=self.step_ms,
             timings=result.timings,
+            tail_text=" ".join(tail_words),
         )
 
     def cancel(self) -> None:
@@ -267,12 +269,13 @@ class LiveTranscriber:
         return replace(self.options, prompt=prompt)
 
     def _decode(self, engine: Engine, audio: np.ndarray) -> str:
-        t0 = time.perf_counter()
+        t0, n0 = time.perf_counter(), self._n
         # The gate has just run on this audio: the engine need not run it again.
         result = engine.transcribe(audio, replace(self._options(), use_gate=False))
-        took = time.perf_counter() - t0
         self.steps += 1
-        self.step_ms += took * 1000
+        self.step_ms += (time.perf_counter() - t0) * 1000
+        # Measured on the audio's clock: the audio that arrived while this step ran.
+        took = (self._n - n0) / SAMPLE_RATE
         self._step_s = took if self.steps == 1 else 0.5 * self._step_s + 0.5 * took
         return result.text
 

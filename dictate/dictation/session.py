@@ -45,6 +45,8 @@ class Latency:
     encoder_ms: float = 0.0
     decoding_ms: float = 0.0
     insert_ms: float = 0.0
+    committed_s: float = 0.0  # live dictation: audio already transcribed at release
+    tail_decode_ms: float = 0.0  # live dictation: decoding what was left at release
     release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
 
     def as_dict(self) -> dict[str, float]:
@@ -76,6 +78,17 @@ class Transcribe(Protocol):
     def __call__(self, audio: np.ndarray) -> Any: ...  # -> DictationResult
 
 
+class Live(Protocol):  # dictation.live.LiveTranscriber: transcribes while recording
+    def feed(self, chunk: np.ndarray) -> None: ...
+    def finish(self, audio: np.ndarray) -> Any: ...  # -> LiveResult
+    def cancel(self) -> None: ...
+
+
+# Makes one dictation's live transcriber, or None (live transcription off); it is given
+# what to call with each piece of committed text (None: nothing is typed while speaking).
+LiveFactory = Callable[[Callable[[str], None] | None], Live | None]
+
+
 @dataclass
 class _Job:
     dictation_id: int
@@ -84,6 +97,15 @@ class _Job:
     released_at: float
     cancelled: threading.Event = field(default_factory=threading.Event)
     recovered: bool = False
+    live: _LiveTake | None = None
+
+
+@dataclass
+class _LiveTake:
+    """One dictation's live transcription, and what of it was typed while speaking."""
+
+    live: Live
+    typed: list[str] = field(default_factory=list)  # cleaned pieces, in order
 
 
 class Session:
@@ -101,6 +123,8 @@ class Session:
         focused_window: Callable[[], object | None] = lambda: None,
         tail_max_s: float = 0.4,
         clock: Callable[[], float] = time.perf_counter,
+        live: LiveFactory | None = None,
+        type_while_speaking: bool = False,
     ) -> None:
         self.recorder = recorder
         self.transcribe = transcribe
@@ -118,6 +142,9 @@ class Session:
         self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._last_insert: tuple[object | None, str] | None = None  # (window, text)
+        self.live = live
+        self.type_while_speaking = type_while_speaking
+        self._live: _LiveTake | None = None  # the recording's live transcription
         self._worker = threading.Thread(target=self._work, name="dictate-engine", daemon=True)
         self._worker.start()
 
@@ -151,9 +178,11 @@ class Session:
                 return False
             self._recording = self.history.start()
             self._record_started = self._clock()
+            self._live = self._start_live()  # before the recorder: it gets every chunk
             try:
                 self.recorder.start()
             except Exception as exc:
+                self._drop_live()
                 self.history.set_error(self._recording.id, str(exc))
                 self._recording.close()
                 self._recording = None
@@ -168,6 +197,9 @@ class Session:
         rec = self._recording
         if rec is not None:
             rec.write(chunk)
+        take = self._live
+        if take is not None:
+            take.live.feed(chunk)  # appends only: the recorder is never held up
 
     def stop(self) -> bool:
         """Key released: finish capturing (the tail), then queue the audio for transcription."""
@@ -179,6 +211,7 @@ class Session:
         capture = self.recorder.stop(self.tail_max_s)
         with self._lock:
             self._recording = None
+            take, self._live = self._live, None
         rec.close()
         self.history.finish_recording(rec)
         latency = Latency(
@@ -186,7 +219,7 @@ class Session:
         )
         if capture.device_lost:
             self._emit(State.ERROR, rec.id, message=f"microphone lost: {capture.device_lost}")
-        self._enqueue(_Job(rec.id, capture.audio, latency, released))
+        self._enqueue(_Job(rec.id, capture.audio, latency, released, live=take))
         self._emit(self.state, rec.id, message="queued" if self._busy else "")
         return True
 
@@ -202,6 +235,9 @@ class Session:
                 self._recording = None
                 self.recorder.cancel()
                 rec.close()
+                typed = self._drop_live()
+                if typed:  # typed while speaking: it stays typed, and in the history
+                    self.history.set_result(rec.id, typed, {})
                 self.history.set_cancelled(rec.id)
                 target = rec.id
             elif live := [j for j in self._pending if not j.cancelled.is_set()]:
@@ -236,6 +272,69 @@ class Session:
         self._jobs.put(None)
         self._worker.join(timeout)
 
+    # ---- live transcription (dictation/live.py) -----------------------------------------
+
+    def _start_live(self) -> _LiveTake | None:
+        if self.live is None:
+            return None
+        take: _LiveTake | None = None
+
+        def typed(piece: str) -> None:  # on the live thread, in order
+            if take is not None:
+                self._type_piece(take, piece)
+
+        try:
+            live = self.live(typed if self.type_while_speaking else None)
+        except Exception:  # live text is a bonus; the dictation goes on without it
+            log.exception("live transcription could not start")
+            return None
+        take = _LiveTake(live) if live is not None else None
+        return take
+
+    def _drop_live(self) -> str:
+        """Cancel the recording's live transcription; the text it typed, if any."""
+        take, self._live = self._live, None
+        if take is None:
+            return ""
+        take.live.cancel()
+        return "".join(take.typed)
+
+    def _type_piece(self, take: _LiveTake, piece: str) -> None:
+        text = clean(piece, self.rules)
+        if not text:
+            return
+        text = join_with_previous(text, take.typed[-1] if take.typed else None)
+        outcome = self.inserter.insert(text)
+        if outcome.ok:
+            take.typed.append(text)
+        else:
+            log.warning("typing while speaking failed: %s", outcome.error)
+
+    def _finish_typed(self, job: _Job, result: Any) -> None:
+        """Type what was not typed while speaking; history gets the whole text."""
+        assert job.live is not None
+        lat = job.latency
+        typed = "".join(job.live.typed)
+        if job.cancelled.is_set():  # what was typed stays typed (and in the history)
+            self.history.set_result(job.dictation_id, typed, lat.as_dict())
+            self.history.set_cancelled(job.dictation_id)
+            return
+        rest = clean(result.tail_text, self.rules)
+        rest = join_with_previous(rest, typed)
+        outcome = self.inserter.insert(rest) if rest else None
+        lat.insert_ms = outcome.ms if outcome else 0.0
+        lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
+        text = typed + (rest if outcome is not None and outcome.ok else "")
+        self.history.set_result(job.dictation_id, typed + rest, lat.as_dict())
+        if outcome is not None:
+            self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
+        self._last_insert = (self._focused_window(), text)
+        if outcome is None or outcome.ok:
+            self._emit(State.IDLE, job.dictation_id, text=typed + rest, latency=lat)
+        else:
+            message = f"could not insert the text: {outcome.error}; it is kept in the history"
+            self._emit(State.ERROR, job.dictation_id, message=message, text=rest, latency=lat)
+
     # ---- worker thread ------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -259,9 +358,15 @@ class Session:
 
     def _run(self, job: _Job) -> None:
         self._emit(State.TRANSCRIBING, job.dictation_id)
-        result = self.transcribe(job.audio)
-        t = result.timings
         lat = job.latency
+        if job.live is not None:
+            result = job.live.live.finish(job.audio)
+            lat.committed_s, lat.tail_decode_ms = result.committed_s, result.tail_ms
+            if job.live.typed:
+                return self._finish_typed(job, result)
+        else:
+            result = self.transcribe(job.audio)
+        t = result.timings
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
         text = clean(result.text, self.rules, speech_s=result.speech_s)
