@@ -37,6 +37,7 @@ class App:
         self.listeners: list[Callable[[Event], None]] = []  # the UI subscribes here
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
         self.preview_listeners: list[Callable[[Any], None]] = []  # live text (dictation.live)
+        self.last_preview: Any = None  # the dictation's live text so far, for status lines
         self._recovered = False
         self._quit = threading.Event()
         self.holder: Any = None  # the EngineHolder, once start() has made it
@@ -189,6 +190,7 @@ class App:
         ).start()
 
     def _on_preview(self, preview: Any) -> None:
+        self.last_preview = preview
         for listener in list(self.preview_listeners):
             try:
                 listener(preview)
@@ -374,6 +376,11 @@ class App:
             detail += f"; {holder.status.stage} {holder.status.model}"
         if self.session.queued:
             detail += f", {self.session.queued} queued"
+        preview = self.last_preview
+        if state in (State.RECORDING, State.TRANSCRIBING) and preview is not None:
+            words = f"{preview.committed} {preview.tentative}".split()
+            if words:  # the last words heard (the tooltip and `dictate status` show them)
+                detail += f"; heard “{'… ' if len(words) > 8 else ''}{' '.join(words[-8:])}”"
         return word, detail
 
     def _handle(self, cmd: str, args: dict) -> dict:
@@ -393,6 +400,7 @@ class App:
 
     def _on_event(self, event: Event) -> None:
         if event.state is State.RECORDING:
+            self.last_preview = None
             self.cues.play("start")
             self.holder.ensure_loaded()  # after an idle unload, load while the person speaks
         elif event.state is State.TRANSCRIBING:

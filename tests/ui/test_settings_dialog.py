@@ -100,6 +100,9 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     d.fillers_check.click()
     d.history_spin.setValue(7)
     d.keep_audio_check.click()
+    d.live_check.click()
+    d.preview_check.click()
+    d.type_live_check.click()
     assert d.apply_button.isEnabled() and d.problems() == {}
 
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
@@ -124,6 +127,9 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         history_days=7,
         keep_audio=False,
         unload_after_min=15.0,
+        live_transcription=False,
+        live_preview=False,
+        type_while_speaking=True,
     )
     assert apply.calls == [expected]
     assert d.result() == QDialog.DialogCode.Accepted and not d.isVisible()
