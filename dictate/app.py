@@ -94,6 +94,7 @@ class App:
             tail_max_s=s.tail_max_s,
             live=self._make_live,
             type_while_speaking=s.type_while_speaking,
+            can_type=lambda: self.hotkeys is None or not self.hotkeys.keys_held,
         )
         if s.keep_mic_open:
             try:

@@ -71,7 +71,7 @@ class RecordingInserter:
         return Outcome()
 
 
-def make(type_while_speaking: bool, speed: float = 6.0):
+def make(type_while_speaking: bool, speed: float = 6.0, can_type=lambda: True):
     recorder = PlayingRecorder(scripted_audio(SENTENCES), speed)
     inserter = RecordingInserter(recorder)
     history = FakeHistory()
@@ -87,6 +87,7 @@ def make(type_while_speaking: bool, speed: float = 6.0):
             lambda: engine, Options(), on_commit=on_commit
         ).start(),
         type_while_speaking=type_while_speaking,
+        can_type=can_type,
     )
     recorder.session = session
     return session, recorder, inserter, history, events
@@ -141,4 +142,15 @@ def test_cancel_while_typing_keeps_what_was_typed_and_types_nothing_more() -> No
     row = history.rows[1]
     assert row["status"] == "cancelled"
     assert EXPECTED.startswith(row["text"]) and row["text"] and typed.startswith(row["text"])
+    session.shutdown()
+
+
+def test_while_the_hotkey_is_held_nothing_is_typed_until_release() -> None:
+    """Hold-to-talk: keys typed now would be pressed together with the held hotkey."""
+    session, _, inserter, history, _ = make(type_while_speaking=True, can_type=lambda: False)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert inserter.calls == [(EXPECTED, False)]
+    assert history.rows[1]["text"] == EXPECTED
     session.shutdown()

@@ -106,6 +106,7 @@ class _LiveTake:
 
     live: Live
     typed: list[str] = field(default_factory=list)  # cleaned pieces, in order
+    waiting: list[str] = field(default_factory=list)  # committed, not typed yet
 
 
 class Session:
@@ -125,6 +126,7 @@ class Session:
         clock: Callable[[], float] = time.perf_counter,
         live: LiveFactory | None = None,
         type_while_speaking: bool = False,
+        can_type: Callable[[], bool] = lambda: True,
     ) -> None:
         self.recorder = recorder
         self.transcribe = transcribe
@@ -144,6 +146,7 @@ class Session:
         self._last_insert: tuple[object | None, str] | None = None  # (window, text)
         self.live = live
         self.type_while_speaking = type_while_speaking
+        self._can_type = can_type  # False while the hotkey is held: keys would mix with it
         self._live: _LiveTake | None = None  # the recording's live transcription
         self._worker = threading.Thread(target=self._work, name="dictate-engine", daemon=True)
         self._worker.start()
@@ -300,7 +303,11 @@ class Session:
         return "".join(take.typed)
 
     def _type_piece(self, take: _LiveTake, piece: str) -> None:
-        text = clean(piece, self.rules)
+        take.waiting.append(piece)
+        if not self._can_type():
+            return  # typed with the next piece, or at release
+        text = clean(" ".join(take.waiting), self.rules)
+        take.waiting.clear()
         if not text:
             return
         text = join_with_previous(text, take.typed[-1] if take.typed else None)
@@ -319,7 +326,7 @@ class Session:
             self.history.set_result(job.dictation_id, typed, lat.as_dict())
             self.history.set_cancelled(job.dictation_id)
             return
-        rest = clean(result.tail_text, self.rules)
+        rest = clean(" ".join([*job.live.waiting, result.tail_text]).strip(), self.rules)
         rest = join_with_previous(rest, typed)
         outcome = self.inserter.insert(rest) if rest else None
         lat.insert_ms = outcome.ms if outcome else 0.0
@@ -362,7 +369,7 @@ class Session:
         if job.live is not None:
             result = job.live.live.finish(job.audio)
             lat.committed_s, lat.tail_decode_ms = result.committed_s, result.tail_ms
-            if job.live.typed:
+            if job.live.typed:  # the rest of a dictation typed while speaking
                 return self._finish_typed(job, result)
         else:
             result = self.transcribe(job.audio)
