@@ -38,6 +38,7 @@ SCRIPTS = (
     ("files", ()),
     ("footprint", ()),
     ("model_sizes", ()),
+    ("live_dictation", ()),  # about 6 minutes: the live runs are real time
 )
 
 

@@ -335,6 +335,8 @@ class Session:
         self.history.set_result(job.dictation_id, typed + rest, lat.as_dict())
         if outcome is not None:
             self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
+        else:  # all of it was typed while speaking
+            self.history.set_inserted(job.dictation_id, True, "while speaking")
         self._last_insert = (self._focused_window(), text)
         if outcome is None or outcome.ok:
             self._emit(State.IDLE, job.dictation_id, text=typed + rest, latency=lat)
