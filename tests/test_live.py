@@ -246,3 +246,22 @@ def test_live_text_of_joined_real_speech_matches_whole_recording_decoding(
         assert occurrences(sentence, result.text) == 1, (sentence, result.text)
     assert wer(reference, result.text) <= wer(reference, whole) + 0.01, (result.text, whole)
     assert result.committed_s > 0.7 * audio.size / SR, result
+
+
+def test_a_model_still_loading_leaves_a_backlog_that_is_worked_off_in_bounded_steps() -> None:
+    sentences = [list(range(10 * i, 10 * i + 6)) for i in range(1, 13)]
+    audio = scripted_audio(sentences)
+    engine, loaded = ScriptedEngine(), threading.Event()
+
+    def get() -> ScriptedEngine:
+        loaded.wait(10)  # as EngineHolder.get() while the model loads
+        return engine
+
+    settings = LiveSettings(max_buffer_s=8.0)
+    live = LiveTranscriber(get, Options(), settings=settings).start()
+    half = audio.size // 2
+    feed(live, audio[:half], speed=10.0)
+    loaded.set()
+    feed(live, audio[half:], speed=4.0)
+    assert live.finish(audio).text == " ".join(f"w{k}" for s in sentences for k in s)
+    assert max(d.size for d in engine.decoded) / SR <= 8.0 + 1.0

@@ -248,8 +248,9 @@ class LiveTranscriber:
         if duration - last_end >= s.pause_s:
             pauses.append(last_end + min(0.2, (duration - last_end) / 2))
         pauses = [p for p in pauses if p >= s.min_chunk_s]
-        if pauses:
-            return max(pauses)
+        if pauses:  # the latest within one step's bound (a buffer may have grown meanwhile)
+            within = [p for p in pauses if p <= s.max_buffer_s]
+            return max(within) if within else min(pauses)
         if duration >= s.max_buffer_s and gaps:
             a, b = max(gaps, key=lambda g: g[1] - g[0])
             return (a + b) / 2
