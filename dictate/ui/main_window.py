@@ -36,6 +36,8 @@ LATENCY_ROWS = (
     ("encoder_ms", "Encoder"),
     ("decoding_ms", "Decoding"),
     ("insert_ms", "Insertion"),
+    ("committed_s", "Done while speaking"),  # live dictation: audio final before release
+    ("tail_decode_ms", "Live: rest after release"),
     ("release_to_text_ms", "Release → text"),
 )
 STATE_TEXT = {
@@ -163,7 +165,10 @@ class MainWindow(QMainWindow):
         self.transcript.setPlainText(text)
         for key, label in self.latency_values.items():
             value = getattr(latency, key, None) if latency is not None else None
-            label.setText(f"{value:,.0f} ms" if value is not None else "—")
+            if value is None:
+                label.setText("—")
+            else:
+                label.setText(f"{value:.1f} s" if key.endswith("_s") else f"{value:,.0f} ms")
 
     def show_warnings(self, warnings: list[str]) -> None:
         self.banner.setText("\n".join(f"⚠ {w}" for w in warnings))

@@ -46,3 +46,15 @@ def test_the_strip_takes_no_focus_and_sits_at_the_bottom_centre(qtbot, screensho
     screenshot(overlay, "live-preview")
     overlay.end()
     assert not overlay.isVisible()
+
+
+def test_the_latency_breakdown_shows_the_live_part(qtbot) -> None:
+    from dictate.dictation.session import Latency
+    from dictate.ui.main_window import MainWindow
+
+    w = MainWindow(toggle=lambda: None, hotkey_text=lambda: "Ctrl+Alt+D")
+    qtbot.addWidget(w)
+    w.show_dictation("text", Latency(committed_s=42.94, tail_decode_ms=310.4, insert_ms=20))
+    assert w.latency_values["committed_s"].text() == "42.9 s"
+    assert w.latency_values["tail_decode_ms"].text() == "310 ms"
+    assert w.latency_values["insert_ms"].text() == "20 ms"
