@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dictate.dictation.live import LiveSettings, LiveTranscriber, Preview
+from dictate.engine.options import TranscribeOptions
 from dictate.transcript import DictationResult, Timings
 from tests.conftest import load_clip, normalise, wer
 
@@ -80,10 +81,8 @@ class ScriptedEngine:
             return DictationResult(text, Timings(), speech)
 
 
-@dataclass(frozen=True)
-class Options:
-    prompt: str | None = None
-    use_gate: bool = True
+def Options() -> TranscribeOptions:
+    return TranscribeOptions()
 
 
 def feed(live: LiveTranscriber, audio: np.ndarray, speed: float) -> None:
@@ -224,7 +223,6 @@ def test_occurrences_counts_each_spoken_sentence() -> None:
 def test_live_text_of_joined_real_speech_matches_whole_recording_decoding(
     tiny_en_dir: Path, fixtures_dir: Path, references: dict[str, str]
 ) -> None:
-    from dictate.engine.options import TranscribeOptions
     from dictate.engine.transcriber import Engine
 
     refs = dict(references)

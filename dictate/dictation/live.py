@@ -49,6 +49,9 @@ class LiveSettings:
     slowdown: float = 1.5  # interval ≥ this × a step's decoding time
     context_words: int = 40  # committed words given to the next decode as its prompt
     context_prompt: bool = True  # condition each decode on the committed text
+    # tiny.en's int8 layers cost 4 points of WER on short live chunks ("ill-disposed" became
+    # "old-sposed"): live decodes use the fp32 layers (still the short encoder window).
+    int8: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,16 +261,20 @@ class LiveTranscriber:
 
     def _options(self) -> Any:
         """The dictation's options, prompted with the end of the committed text."""
+        options = self.options
+        if not self.settings.int8:
+            options = replace(options, int8_encoder=False, int8_decoder=False)
         # Only words spoken before the buffer: given words it holds, Whisper would go on
         # after them and skip their audio.
         before = self.policy.committed[: len(self.policy.committed) - len(self.policy.pending)]
         if not self.settings.context_prompt or not before:
-            return self.options
+            return options
         context = " ".join(before[-self.settings.context_words :])
         # Without commas, the context is one long phrase, never taken for vocabulary terms.
         context = context.translate(_NOT_IN_CONTEXT)
-        prompt = f"{self.options.prompt}, {context}" if self.options.prompt else context
-        return replace(self.options, prompt=prompt)
+        if options.prompt:  # vocabulary too: the engine's careful path for it
+            return replace(options, prompt=f"{options.prompt}, {context}")
+        return replace(options, prompt=context, prompt_is_context=True)
 
     def _decode(self, engine: Engine, audio: np.ndarray) -> str:
         t0, n0 = time.perf_counter(), self._n

@@ -33,6 +33,10 @@ class TranscribeOptions:
     # tokens; the same tokens as generate()); one pass over the decoder's weights per token
     # serves them all. Progress moves once per batch. 1: one window at a time.
     file_batch: int = 4
+    # The prompt is the text spoken just before this clip (live dictation), not vocabulary: the
+    # short window and int8 layers stay on (they weaken a vocabulary prompt's spellings, which
+    # this one has none of; live decodes cost 3-5× more without them here).
+    prompt_is_context: bool = False
 
     def with_fallback(self) -> TranscribeOptions:
         from dataclasses import replace
