@@ -39,6 +39,7 @@ SCRIPTS = (
     ("longform", ()),
     ("footprint", ()),
     ("model_sizes", ()),
+    ("live_dictation", ()),  # about 6 minutes: the live runs are real time
 )
 
 

@@ -111,6 +111,8 @@ class App:
         self.warnings = list(warnings or [])  # shown by the UI (e.g. a corrupt settings file)
         self.listeners: list[Callable[[Event], None]] = []  # the UI subscribes here
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
+        self.preview_listeners: list[Callable[[Any], None]] = []  # live text (dictation.live)
+        self.last_preview: Any = None  # the dictation's live text so far, for status lines
         self._quit = threading.Event()
         self._started = False
         self._model_deferred = False  # start(load_model=False) until load_model()
@@ -149,6 +151,9 @@ class App:
             focused_window=self._window_id,
             tail_max_s=s.tail_max_s,
             keep_audio=s.keep_audio,
+            live=self._make_live,
+            type_while_speaking=s.type_while_speaking,
+            can_type=lambda: not getattr(self.hotkeys, "keys_held", False),
         )
         self.remote: Any = None  # dictate.remote.engine.RemoteEngine when a server is chosen
         self.files = FileQueue(self._file_engine, lambda: self.options)
@@ -330,6 +335,25 @@ class App:
             self.remote.close()
             self.remote = self._connect_server(self.settings)
 
+    def _make_live(self, on_commit: Callable[[str], None] | None) -> Any:
+        """One dictation's live transcriber (dictation/live.py), or None when it is off (or a
+        server transcribes: its text is the one that counts, at release)."""
+        if not self.settings.live_transcription or self.remote is not None:
+            return None
+        from dictate.dictation.live import LiveTranscriber
+
+        return LiveTranscriber(
+            self.holder.get, self.options, on_preview=self._on_preview, on_commit=on_commit
+        ).start()
+
+    def _on_preview(self, preview: Any) -> None:
+        self.last_preview = preview
+        for listener in list(self.preview_listeners):
+            try:
+                listener(preview)
+            except Exception:
+                log.exception("preview listener failed")
+
     def _file_engine(self) -> Any:
         remote = self.remote
         return remote if remote is not None else self.holder.get()
@@ -397,6 +421,7 @@ class App:
             tail_max_s=new.tail_max_s,
             keep_audio=new.keep_audio,
         )
+        self.session.type_while_speaking = new.type_while_speaking
         self.options = TranscribeOptions(language=new.language, prompt=new.prompt or None)
         self.holder.idle_unload_s = new.unload_after_min * 60
         if new.launch_at_login != old.launch_at_login:
@@ -550,6 +575,11 @@ class App:
             detail += f"; server {self.remote.client.host} first"
         if self.session.queued:
             detail += f", {self.session.queued} queued"
+        preview = self.last_preview
+        if state in (State.RECORDING, State.TRANSCRIBING) and preview is not None:
+            words = f"{preview.committed} {preview.tentative}".split()
+            if words:  # the last words heard (the tooltip and `dictate status` show them)
+                detail += f"; heard “{'… ' if len(words) > 8 else ''}{' '.join(words[-8:])}”"
         return word, detail
 
     def _handle(self, cmd: str, args: dict) -> dict:
@@ -569,6 +599,7 @@ class App:
 
     def _on_event(self, event: Event) -> None:
         if event.state is State.RECORDING:
+            self.last_preview = None
             self.cues.play("start")
             self.holder.ensure_loaded()  # after an idle unload, load while the person speaks
         elif event.state is State.TRANSCRIBING:
@@ -590,6 +621,12 @@ class App:
                 f"inserted {len(event.text)} characters, {lat.release_to_text_ms:.0f} ms after "
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
                 f"{lat.decoding_ms:.0f}{where}, insert {lat.insert_ms:.0f})"
+                + (
+                    f"; live: {lat.committed_s:.1f} s done before release, "
+                    f"tail decoded in {lat.tail_decode_ms:.0f} ms"
+                    if lat.committed_s
+                    else ""
+                )
             )
         if event.gaps and event.message and event.state is not State.ERROR:
             self.say(event.message)  # text went in, but part of the speech gave none

@@ -81,7 +81,7 @@ class Settings:
     prompt: str = ""  # vocabulary hint
     replacements: dict[str, str] = field(default_factory=dict)
     remove_fillers: bool = False
-    max_record_s: float = 120.0
+    max_record_s: float = 600.0  # live transcription keeps long dictations quick (10 min)
     tail_max_s: float = 0.4
     sounds: bool = True  # short start/stop cues
     launch_at_login: bool = False
@@ -98,6 +98,12 @@ class Settings:
     server_model: str = "whisper-1"
     server_insecure: bool = False  # allow plain http:// to another machine
     server_ca_file: str = ""  # a CA certificate to trust for https (a self-signed server)
+    # Live dictation (dictation/live.py): transcribe while recording, so release waits only
+    # for the last words; show them in a preview near the bottom of the screen; optionally type
+    # committed text while still speaking (cancel then removes nothing already typed).
+    live_transcription: bool = True
+    live_preview: bool = True
+    type_while_speaking: bool = False
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -141,6 +147,9 @@ class Settings:
             "server_model": lambda v: _plain(v, 200) and v.strip(),
             "server_insecure": lambda v: isinstance(v, bool),
             "server_ca_file": lambda v: _plain(v, 4096),
+            "live_transcription": lambda v: isinstance(v, bool),
+            "live_preview": lambda v: isinstance(v, bool),
+            "type_while_speaking": lambda v: isinstance(v, bool),
         }
         for name, ok in checks.items():
             if not ok(values[name]):

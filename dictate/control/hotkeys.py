@@ -229,6 +229,11 @@ class HotkeyListener:
                 ) from None
             raise HotkeyError(f"the keyboard listener did not start; {_WAYLAND_HINT}")
 
+    @property
+    def keys_held(self) -> bool:
+        """Whether a key of the combination is down (typing now would press it with them)."""
+        return bool(self._down)
+
     # pynput's thread: keep it short, never raise (an exception stops the listener), and never
     # let a key escape: only membership in the combination is looked at.
     def _on_press(self, key: Any) -> None:

@@ -67,6 +67,8 @@ class Latency:
     encoder_ms: float = 0.0
     decoding_ms: float = 0.0
     insert_ms: float = 0.0
+    committed_s: float = 0.0  # live dictation: audio already transcribed at release
+    tail_decode_ms: float = 0.0  # live dictation: decoding what was left at release
     release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
     remote_ms: float = 0.0  # the round trip to a transcription server, when one is used
     engine: str = ""  # "server HOST", or who stood in when it failed; "" for the local model
@@ -106,6 +108,17 @@ class Transcribe(Protocol):
     def __call__(self, audio: np.ndarray, /) -> Any: ...  # -> DictationResult
 
 
+class Live(Protocol):  # dictation.live.LiveTranscriber: transcribes while recording
+    def feed(self, chunk: np.ndarray) -> None: ...
+    def finish(self, audio: np.ndarray) -> Any: ...  # -> LiveResult
+    def cancel(self) -> None: ...
+
+
+# Makes one dictation's live transcriber, or None (live transcription off); it is given
+# what to call with each piece of committed text (None: nothing is typed while speaking).
+LiveFactory = Callable[[Callable[[str], None] | None], Live | None]
+
+
 @dataclass
 class _Job:
     dictation_id: int
@@ -115,6 +128,16 @@ class _Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     recovered: bool = False
     queued: bool = False  # on the worker's queue (not while stop() still records the tail)
+    live: _LiveTake | None = None
+
+
+@dataclass
+class _LiveTake:
+    """One dictation's live transcription, and what of it was typed while speaking."""
+
+    live: Live
+    typed: list[str] = field(default_factory=list)  # cleaned pieces, in order
+    waiting: list[str] = field(default_factory=list)  # committed, not typed yet
 
 
 class Session:
@@ -133,6 +156,9 @@ class Session:
         tail_max_s: float = 0.4,
         keep_audio: bool = True,
         clock: Callable[[], float] = time.perf_counter,
+        live: LiveFactory | None = None,
+        type_while_speaking: bool = False,
+        can_type: Callable[[], bool] = lambda: True,
     ) -> None:
         self.recorder = recorder
         self.transcribe = transcribe
@@ -155,6 +181,10 @@ class Session:
         self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._last_insert: tuple[object | None, str] | None = None  # (window, text)
+        self.live = live
+        self.type_while_speaking = type_while_speaking
+        self._can_type = can_type  # False while the hotkey is held: keys would mix with it
+        self._live: _LiveTake | None = None  # the recording's live transcription
         self._worker = threading.Thread(target=self._work, name="dictate-engine", daemon=True)
         self._worker.start()
 
@@ -207,10 +237,13 @@ class Session:
         rec = None
         try:
             rec = self.history.start()
+            take = self._start_live()  # before the recorder: it gets every chunk
             with self._lock:
                 self._recording, self._record_started = rec, self._clock()
+                self._live = take
             self.recorder.start()
         except Exception as exc:
+            self._drop_live()
             if rec is not None:
                 self.history.set_error(rec.id, str(exc))
                 rec.close()
@@ -224,6 +257,7 @@ class Session:
                 self._lock.notify_all()  # a stop() may be waiting for the microphone
         if cancelled:  # cancel() said CANCELLED already; the claim is still ours to undo
             self.recorder.cancel()
+            self._drop_live()
             rec.close()
             self.history.set_cancelled(rec.id)
             self._release()
@@ -237,6 +271,9 @@ class Session:
         rec = self._recording
         if rec is not None:
             rec.write(chunk)
+        take = self._live
+        if take is not None:
+            take.live.feed(chunk)  # appends only: the recorder is never held up
 
     def stop(self) -> bool:
         """Key released: finish capturing (the tail), then queue the audio for transcription.
@@ -254,6 +291,7 @@ class Session:
             capture = self.recorder.stop(tail_max_s)
         except Exception as exc:  # keep what is on disk; the history says why
             log.exception("stopping the recording failed")
+            self._drop_live()
             rec.close()
             self.history.set_error(rec.id, f"the recording could not be stopped: {exc}")
             with self._lock:
@@ -261,6 +299,8 @@ class Session:
             self._release()
             self._emit(State.ERROR, rec.id, message=str(exc))
             return True
+        with self._lock:
+            job.live, self._live = self._live, None
         rec.close()
         self.history.finish_recording(rec)
         job.audio = capture.audio
@@ -306,6 +346,9 @@ class Session:
         if mic is _Mic.RECORDING:
             self.recorder.cancel()
             rec.close()
+            typed = self._drop_live()
+            if typed:  # typed while speaking: it stays typed, and in the history
+                self.history.set_result(rec.id, typed, {})
             self.history.set_cancelled(rec.id)
             self._release()
         self._emit(State.CANCELLED, target)
@@ -342,6 +385,80 @@ class Session:
         self._jobs.put(None)
         self._worker.join(timeout)
 
+    # ---- live transcription (dictation/live.py) -----------------------------------------
+
+    def _start_live(self) -> _LiveTake | None:
+        if self.live is None:
+            return None
+        take: _LiveTake | None = None
+
+        def typed(piece: str) -> None:  # on the live thread, in order
+            if take is not None:
+                self._type_piece(take, piece)
+
+        try:
+            live = self.live(typed if self.type_while_speaking else None)
+        except Exception:  # live text is a bonus; the dictation goes on without it
+            log.exception("live transcription could not start")
+            return None
+        take = _LiveTake(live) if live is not None else None
+        return take
+
+    def _drop_live(self) -> str:
+        """Cancel the recording's live transcription; the text it typed, if any."""
+        with self._lock:
+            take, self._live = self._live, None
+        if take is None:
+            return ""
+        take.live.cancel()
+        return "".join(take.typed)
+
+    def _type_piece(self, take: _LiveTake, piece: str) -> None:
+        take.waiting.append(piece)
+        if not self._can_type():
+            return  # typed with the next piece, or at release
+        with self._lock:
+            rules = self.rules
+        text = clean(" ".join(take.waiting), rules)
+        take.waiting.clear()
+        if not text:
+            return
+        text = join_with_previous(text, take.typed[-1] if take.typed else None)
+        outcome = self.inserter.insert(text)
+        if outcome.ok:
+            take.typed.append(text)
+        else:
+            log.warning("typing while speaking failed: %s", outcome.error)
+
+    def _finish_typed(self, job: _Job, result: Any) -> None:
+        """Type what was not typed while speaking; history gets the whole text."""
+        assert job.live is not None
+        lat = job.latency
+        typed = "".join(job.live.typed)
+        if job.cancelled.is_set():  # what was typed stays typed (and in the history)
+            self.history.set_result(job.dictation_id, typed, lat.as_dict())
+            self.history.set_cancelled(job.dictation_id)
+            return
+        with self._lock:
+            rules = self.rules
+        rest = clean(" ".join([*job.live.waiting, result.tail_text]).strip(), rules)
+        rest = join_with_previous(rest, typed)
+        outcome = self.inserter.insert(rest) if rest else None
+        lat.insert_ms = outcome.ms if outcome else 0.0
+        lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
+        text = typed + (rest if outcome is not None and outcome.ok else "")
+        self.history.set_result(job.dictation_id, typed + rest, lat.as_dict())
+        if outcome is not None:
+            self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
+        else:  # all of it was typed while speaking
+            self.history.set_inserted(job.dictation_id, True, "while speaking")
+        self._last_insert = (self._focused_window(), text)
+        if outcome is None or outcome.ok:
+            self._emit(State.IDLE, job.dictation_id, text=typed + rest, latency=lat)
+        else:
+            message = f"could not insert the text: {outcome.error}; it is kept in the history"
+            self._emit(State.ERROR, job.dictation_id, message=message, text=rest, latency=lat)
+
     # ---- worker thread ------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -377,7 +494,14 @@ class Session:
 
     def _run(self, job: _Job) -> None:
         self._emit(State.TRANSCRIBING, job.dictation_id)
-        result = self._transcribe(job)
+        if job.live is not None:
+            result = job.live.live.finish(job.audio)
+            job.latency.committed_s = result.committed_s
+            job.latency.tail_decode_ms = result.tail_ms
+            if job.live.typed:  # the rest of a dictation typed while speaking
+                return self._finish_typed(job, result)
+        else:
+            result = self._transcribe(job)
         t = result.timings
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms

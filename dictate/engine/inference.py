@@ -66,7 +66,7 @@ class Pass:
                 return self.decode_generate(encoded, kwargs, timings)
 
             # int8 copies (see int8.py): where _may_quantise allows them.
-            quantise = plan is not None and _may_quantise(plan, kwargs)
+            quantise = plan is not None and _may_quantise(plan, kwargs, options)
             encoder = int8.encoder_for(self.model) if quantise and options.int8_encoder else None
             seconds = audio.size / SAMPLE_RATE
             span = win.window_seconds(seconds) if self.short_window(options, kwargs, plan) else None
@@ -174,7 +174,7 @@ class Pass:
         return (
             plain
             and options.short_window
-            and kwargs.get("prompt_ids") is None
+            and (kwargs.get("prompt_ids") is None or options.prompt_is_context)
             and self.device == "cpu"
         )
 
@@ -263,17 +263,19 @@ def greedy_plan(model: Any, options: TranscribeOptions, kwargs: dict) -> greedy.
     return greedy.plan_for(model.generation_config, prefix, kwargs["max_new_tokens"], timestamps)
 
 
-def _may_quantise(plan: greedy.DecodePlan, kwargs: dict) -> bool:
+def _may_quantise(plan: greedy.DecodePlan, kwargs: dict, options: TranscribeOptions) -> bool:
     """Whether the int8 layers may serve this pass: plain greedy dictation on the CPU only, not
     with a vocabulary prompt (they weaken it as short windows do: "comfy UI" for "ComfyUI" on
     tiny.en) and not for files (timestamps): those get the fp32 model, so their tokens are
     generate()'s own (the int8 encoder cost words on the file benchmark). English only: the
     word error rate was measured on English, and on multilingual base a German sentence lost
     its first half with the int8 layers ("und wie geht denn den Park?" for "Guten Morgen, heute
-    ist das Wetter schön, …"), which the fp32 layers kept."""
+    ist das Wetter schön, …"), which the fp32 layers kept. A context prompt (live dictation's
+    text so far) is not vocabulary and keeps them."""
     language = kwargs.get("language")
     english = language is None or greedy.language_token(language) == "<|en|>"
-    return kwargs.get("prompt_ids") is None and not plan.timestamps and english
+    no_vocabulary = kwargs.get("prompt_ids") is None or options.prompt_is_context
+    return no_vocabulary and not plan.timestamps and english
 
 
 def tokens_for(seconds: float) -> int:

@@ -40,6 +40,10 @@ class TranscribeOptions:
     redecode: bool = True
     drop_unspeakable: bool = True
     condition_on_previous: bool = False
+    # The prompt is the text spoken just before this clip (live dictation), not vocabulary: the
+    # short window and int8 layers stay on (they weaken a vocabulary prompt's spellings, which
+    # this one has none of; live decodes cost 3-5× more without them here).
+    prompt_is_context: bool = False
 
     def with_fallback(self) -> TranscribeOptions:
         from dataclasses import replace

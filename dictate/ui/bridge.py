@@ -15,8 +15,12 @@ class Bridge(QObject):
     event = Signal(object)  # dictate.dictation.session.Event
     model_status = Signal(object)  # dictate.engine.holder.ModelStatus
     message = Signal(str)  # a line the app says to the user
+    preview = Signal(object)  # dictate.dictation.live.Preview: live text while recording
 
     def attach(self, app: Any) -> None:
         """Subscribe to `app` (a dictate.app.App); call before app.start()."""
         app.listeners.append(self.event.emit)
         app.model_listeners.append(self.model_status.emit)
+        previews = getattr(app, "preview_listeners", None)
+        if previews is not None:
+            previews.append(self.preview.emit)

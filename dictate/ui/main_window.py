@@ -37,6 +37,8 @@ LATENCY_ROWS = (
     ("decoding_ms", "Decoding"),
     ("remote_ms", "Server"),  # the round trip when a transcription server is the engine
     ("insert_ms", "Insertion"),
+    ("committed_s", "Done while speaking"),  # live dictation: audio final before release
+    ("tail_decode_ms", "Live: rest after release"),
     ("release_to_text_ms", "Release → text"),
 )
 STATE_TEXT = {
@@ -170,7 +172,10 @@ class MainWindow(QMainWindow):
         self.transcript.setPlainText(text)
         for key, label in self.latency_values.items():
             value = getattr(latency, key, None) if latency is not None else None
-            label.setText(f"{value:,.0f} ms" if value is not None else "—")
+            if value is None:
+                label.setText("—")
+            else:
+                label.setText(f"{value:.1f} s" if key.endswith("_s") else f"{value:,.0f} ms")
         engine = getattr(latency, "engine", "") if latency is not None else ""
         self.latency_values["remote_ms"].setToolTip(engine or "this computer's model")
 

@@ -22,6 +22,7 @@ from dictate.ui.model_progress import ModelProgress
 from dictate.ui.tray import Tray, hotkey_label, other_model_dialog
 
 DESKTOP_ID = "io.github.dictate.Dictate"
+_PREVIEW_ENDS = (State.IDLE, State.ERROR, State.CANCELLED)
 
 
 class DictateUI(QObject):
@@ -59,6 +60,8 @@ class DictateUI(QObject):
         bridge.event.connect(self.on_event)
         bridge.model_status.connect(self.on_model_status)
         bridge.message.connect(self.on_message)
+        self.overlay: Any = None  # the live preview (ui/live_overlay.py), made when first shown
+        bridge.preview.connect(self.on_preview)
         self.main.show_warnings(list(app.warnings))
         self.refresh()
         if self.tray is None or app.warnings:
@@ -85,6 +88,7 @@ class DictateUI(QObject):
             self.main.bring_forward()
             return
         self.refresh()
+        self._show_overlay(event)
         if event.state is State.IDLE and event.text:
             self.main.show_dictation(event.text, event.latency)
         if event.state in (State.IDLE, State.ERROR) and self.history_window is not None:
@@ -107,6 +111,25 @@ class DictateUI(QObject):
             self.progress.raise_()
         if status.stage == "failed" and self.tray is not None:
             self.tray.notify(status.message, error=True)
+
+    def _show_overlay(self, event: Any) -> None:
+        """The live preview is up from the start of a recording until its text is in."""
+        recording = self.app.session.state is State.RECORDING
+        if event.state is State.RECORDING and self.app.settings.live_preview:
+            if self.overlay is None:
+                from dictate.ui.live_overlay import LiveOverlay
+
+                recorder = self.app.recorder
+                self.overlay = LiveOverlay(level=lambda: recorder.level_db)
+            self.overlay.begin()
+        elif self.overlay is not None and not recording and event.state in _PREVIEW_ENDS:
+            self.overlay.end()
+
+    def on_preview(self, preview: Any) -> None:
+        if self.overlay is not None and self.overlay.isVisible():
+            self.overlay.set_preview(preview.committed, preview.tentative)
+        if self.tray is not None:
+            self.tray.refresh()  # its tooltip holds the last words
 
     def on_message(self, message: str) -> None:
         self.main.statusBar().showMessage(message, 10000)

@@ -387,7 +387,19 @@ class SettingsDialog(QDialog):
         form.addRow("Sounds:", self.sounds_check)
         self.login_check = self._check("Start dictate when I log in")
         form.addRow("Start-up:", self.login_check)
+        self._live_rows(form)
         return tab
+
+    def _live_rows(self, form: QFormLayout) -> None:
+        """Live dictation (dictation/live.py): transcribe while speaking, preview, typing."""
+        self.live_check = self._check("Transcribe while I speak (a short wait after release)")
+        self.preview_check = self._check("Show the words near the bottom of the screen")
+        self.type_live_check = self._check("Type the words while I speak")
+        self.type_live_check.setToolTip(
+            "Text is typed as soon as it is final. Cancel then removes nothing already typed."
+        )
+        field = self._stack(self.live_check, self.preview_check, self.type_live_check)
+        form.addRow("Live:", field)
 
     def _audio_tab(self) -> QWidget:
         tab = QWidget()
@@ -634,6 +646,9 @@ class SettingsDialog(QDialog):
             self._select(self.insert_combo, s.insert_method)
             self.sounds_check.setChecked(s.sounds)
             self.login_check.setChecked(s.launch_at_login)
+            self.live_check.setChecked(s.live_transcription)
+            self.preview_check.setChecked(s.live_preview)
+            self.type_live_check.setChecked(s.type_while_speaking)
             if self.input_combo.findData(s.input_device) < 0:
                 self.input_combo.addItem(f"{s.input_device} (not connected)", s.input_device)
             self._select(self.input_combo, s.input_device)
@@ -752,6 +767,9 @@ class SettingsDialog(QDialog):
             "tail_max_s": self.tail_spin.value(),
             "sounds": self.sounds_check.isChecked(),
             "launch_at_login": self.login_check.isChecked(),
+            "live_transcription": self.live_check.isChecked(),
+            "live_preview": self.preview_check.isChecked(),
+            "type_while_speaking": self.type_live_check.isChecked(),
             "history_days": self.history_spin.value(),
             "keep_audio": self.keep_audio_check.isChecked(),
             "unload_after_min": (

@@ -106,6 +106,9 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     d.server_model_edit.setText("openai/whisper-large-v3")
     d.insecure_check.click()
     d.ca_edit.setText("/etc/dictate/ca.pem")
+    d.live_check.click()
+    d.preview_check.click()
+    d.type_live_check.click()
     assert d.apply_button.isEnabled() and d.problems() == {}
 
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
@@ -136,6 +139,9 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         server_model="openai/whisper-large-v3",
         server_insecure=True,
         server_ca_file="/etc/dictate/ca.pem",
+        live_transcription=False,
+        live_preview=False,
+        type_while_speaking=True,
     )
     assert apply.calls == [expected]
     assert d.result() == QDialog.DialogCode.Accepted and not d.isVisible()

@@ -1,0 +1,152 @@
+"""When live text becomes final: the commit policy of live dictation (pure, no model, no audio).
+
+The live transcriber decodes the audio not yet committed (the *buffer*) again and again while the
+person speaks. Two things make words final (*committed*):
+
+- **Local agreement** (LocalAgreement-2, as in whisper_streaming): the words two consecutive
+  hypotheses of the growing buffer agree on, from the start of what is not committed yet. Whisper
+  rarely changes its mind about words it has heard more audio after twice.
+- **A pause**: the audio up to a pause the speech gate found was decoded on its own, so all of
+  its text is final and that audio is never decoded again (the buffer starts after the pause).
+
+Committed words are never taken back (they may already be typed). Each new hypothesis starts with
+words already committed from the same buffer; `aligned_end` finds where they end in it, by
+matching words rather than counting them, so a hypothesis that spells a committed word
+differently neither doubles it nor drops the word after it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+_NOT_WORD = re.compile(r"[^\w']+")
+
+
+def split_words(text: str) -> list[str]:
+    return text.split()
+
+
+def key(word: str) -> str:
+    """A word as compared: case and punctuation do not make two words differ."""
+    return _NOT_WORD.sub("", word.lower()).replace("'", "")
+
+
+def common_prefix(a: list[str], b: list[str]) -> int:
+    """How many leading words `a` and `b` share (compared by `key`)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if key(x) != key(y):
+            break
+        n += 1
+    return n
+
+
+def aligned_end(done: list[str], words: list[str]) -> int:
+    """The index in `words` right after the part that corresponds to `done` (a prefix of the
+    same speech, perhaps decoded a little differently): 0 when `done` is empty."""
+    if not done:
+        return 0
+    a, b = [key(w) for w in done], [key(w) for w in words]
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    if not any(tag == "equal" for tag, *_ in opcodes):
+        # Not one word in common: `words` is other speech (what follows). Keeping all of it
+        # may double a word; skipping some would lose words, which is worse.
+        return 0
+    end = len(a)
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "insert" or not i1 < end <= i2:
+            continue
+        if tag == "equal":
+            return j1 + (end - i1)
+        if tag == "delete":
+            return j1
+        # "replace": the same stretch decoded differently; end where the characters do.
+        want = sum(len(w) for w in a[i1:end])
+        have, j = 0, j1
+        while j < j2 and have + len(b[j]) / 2 < want:
+            have += len(b[j])
+            j += 1
+        return j
+    return len(b)
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one decode changed: words newly committed, and the tentative words after them."""
+
+    committed: list[str]
+    tentative: list[str]
+
+
+class CommitPolicy:
+    """The committed words of one dictation. Not thread-safe: one live loop drives it.
+
+    `hold_back`: while speech goes on at the buffer's end, its last words may be cut off
+    mid-word, so that many trailing words are never committed by agreement alone.
+    """
+
+    def __init__(self, hold_back: int = 1) -> None:
+        self.hold_back = hold_back
+        self.committed: list[str] = []
+        self._in_buffer: list[str] = []  # committed words spoken in the uncommitted audio
+        self._previous: list[str] | None = None  # the last hypothesis after its committed part
+        self.cancelled = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.committed)
+
+    @property
+    def pending(self) -> list[str]:
+        """Committed words whose audio is still in the buffer (decoded again with it)."""
+        return list(self._in_buffer)
+
+    def hypothesis(self, text: str, *, speech_ended: bool = False) -> Update:
+        """A decode of the whole buffer. `speech_ended`: the buffer ends in silence, so its last
+        word is whole."""
+        if self.cancelled:
+            return Update([], [])
+        words = split_words(text)
+        rest = words[aligned_end(self._in_buffer, words) :]
+        new: list[str] = []
+        if self._previous is not None:
+            n = common_prefix(self._previous, rest)
+            if not speech_ended:
+                n = min(n, max(0, len(rest) - self.hold_back))
+            new = rest[:n]
+        self._commit(new)
+        self._previous = rest[len(new) :]
+        return Update(new, rest[len(new) :])
+
+    def chunk(self, text: str) -> list[str]:
+        """The buffer's audio up to a pause, decoded: all of it is committed, and the buffer
+        now starts after the pause. Returns the words newly committed."""
+        if self.cancelled:
+            return []
+        words = split_words(text)
+        new = words[aligned_end(self._in_buffer, words) :]
+        # Words committed by agreement that this chunk does not hold were spoken after the
+        # pause: they stay committed, and belong to the next buffer.
+        carried = self._in_buffer[aligned_end(words, self._in_buffer) :] if words else []
+        self._commit(new)
+        self._in_buffer = carried
+        self._previous = None
+        return new
+
+    def finish(self, text: str) -> list[str]:
+        """The last buffer (the tail at release), decoded: the rest of the dictation."""
+        new = self.chunk(text)
+        self._in_buffer = []
+        return new
+
+    def cancel(self) -> None:
+        """Nothing more is committed (what was is kept: it may be typed already)."""
+        self.cancelled = True
+        self._previous = None
+
+    def _commit(self, words: list[str]) -> None:
+        self.committed += words
+        self._in_buffer += words

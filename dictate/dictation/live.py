@@ -1,0 +1,301 @@
+"""Live dictation: transcribe while the person speaks, so release only waits for the last words.
+
+A background loop looks at the audio captured so far that is not committed yet (the *buffer*):
+
+- At a pause the speech gate finds (≥ `pause_s` of silence, after ≥ `min_chunk_s` of audio), it
+  decodes the buffer up to the pause on its own and commits all of that text: the buffer then
+  starts after the pause, and that audio is never decoded again. Cuts are made in silence, so no
+  word is split between two decodes.
+- Otherwise, after each `interval_s` of new audio, it decodes the whole buffer for the preview;
+  words two consecutive decodes agree on are committed (`commit.CommitPolicy`).
+- A buffer that reaches `max_buffer_s` without such a pause is cut at its longest gap, so each
+  step costs at most one window and memory stays bounded however long the dictation.
+
+At release `finish()` decodes only the buffer (the tail since the last pause) and joins it to the
+committed text. Steps run on the engine with dictation priority (`Engine.transcribe` is urgent);
+the recorder only hands chunks to `feed()`, which appends and returns. When a step takes longer
+than the audio it covers (a big model on a small CPU), steps are spaced out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from dictate.dictation.commit import CommitPolicy
+from dictate.transcript import DictationResult, Timings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+WINDOW_S = 30.0
+_NOT_IN_CONTEXT = str.maketrans({",": " ", ";": " ", "\n": " "})
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    interval_s: float = 2.0  # decode the buffer at least this often (seconds of new audio)
+    check_s: float = 0.4  # look for a pause after this much new audio
+    pause_s: float = 0.35  # a silence this long ends a chunk
+    min_chunk_s: float = 1.5  # shorter chunks wait for more audio (Whisper needs context)
+    max_buffer_s: float = 20.0  # cut at the longest gap beyond this (one window per step)
+    slowdown: float = 1.5  # interval ≥ this × a step's decoding time
+    context_words: int = 40  # committed words given to the next decode as its prompt
+    context_prompt: bool = True  # condition each decode on the committed text
+    # tiny.en's int8 layers cost 4 points of WER on short live chunks ("ill-disposed" became
+    # "old-sposed"): live decodes use the fp32 layers (still the short encoder window).
+    int8: bool = False
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the overlay shows: committed words, then the tentative rest (may still change)."""
+
+    committed: str
+    tentative: str
+    committed_s: float  # seconds of audio committed
+
+
+@dataclass
+class LiveResult:
+    text: str  # the whole dictation, committed text and tail
+    committed_s: float  # seconds of audio committed before release
+    tail_s: float  # seconds decoded after release
+    tail_ms: float  # how long that took
+    speech_s: float
+    steps: int  # decodes made while recording
+    step_ms: float  # their total time
+    timings: Any  # the tail decode's Timings
+    tail_text: str = ""  # the words committed at release (the rest was committed before)
+
+
+Engine = Any  # dictate.engine.transcriber.Engine (not imported: the core need not load torch)
+
+
+class LiveTranscriber:
+    """One dictation's live transcription. `feed` from the recorder's thread; `finish` or
+    `cancel` once, from any thread. Callbacks run on the live thread."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        options: Any,  # TranscribeOptions
+        *,
+        settings: LiveSettings | None = None,
+        on_preview: Callable[[Preview], None] | None = None,
+        on_commit: Callable[[str], None] | None = None,
+    ) -> None:
+        self._engine_fn = engine
+        self.options = options
+        self.settings = settings or LiveSettings()
+        self._on_preview = on_preview
+        self._on_commit = on_commit
+        self.policy = CommitPolicy()
+        self._lock = threading.Lock()  # guards _chunks, _first, _n
+        self._chunks: list[np.ndarray] = []  # from sample _first on; older ones are committed
+        self._first = 0
+        self._n = 0  # samples fed
+        self._base = 0  # samples committed (the buffer starts here)
+        self._checked = 0  # _n when the buffer was last looked at
+        self._decoded = 0  # _n at the last decode of the buffer
+        self._hyp: tuple[int, str] | None = None  # the last decode of the buffer: (samples, text)
+        self._step_s = 0.0  # recent steps: seconds of audio that arrived during one
+        self._speech_s = 0.0  # speech in committed chunks
+        self.steps = 0
+        self.step_ms = 0.0
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dictate-live", daemon=True)
+
+    def start(self) -> LiveTranscriber:
+        self._thread.start()
+        return self
+
+    # ---- the recorder's side (must never block) ------------------------------------------
+
+    def feed(self, chunk: np.ndarray) -> None:
+        with self._lock:
+            self._chunks.append(chunk)
+            self._n += chunk.size
+
+    # ---- the end ---------------------------------------------------------------------------
+
+    def finish(self, audio: np.ndarray | None = None) -> LiveResult:
+        """Stop the loop, decode the tail and return the whole text. `audio`: the recording as
+        the recorder kept it (the same samples as were fed); None uses what was fed."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()  # at most the step in progress
+        if audio is None:
+            with self._lock:
+                tail = self._buffer(self._n)
+        else:
+            tail = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)[self._base :]
+        t0 = time.perf_counter()
+        engine = self._engine_fn()
+        result = None
+        if self._hyp is not None:  # the last step may have heard all of the tail already
+            regions = engine.gate.regions(tail)
+            text = self._reuse(regions, tail.size / SAMPLE_RATE)
+            if text is not None:
+                speech_s = sum(e - s for s, e in regions)
+                result = DictationResult(text, Timings(), speech_s)
+        if result is None:
+            result = engine.transcribe(tail, self._options())
+        tail_words = self.policy.finish(result.text)
+        tail_ms = (time.perf_counter() - t0) * 1000
+        return LiveResult(
+            text=self.policy.text,
+            committed_s=self._base / SAMPLE_RATE,
+            tail_s=tail.size / SAMPLE_RATE,
+            tail_ms=tail_ms,
+            speech_s=self._speech_s + result.speech_s,
+            steps=self.steps,
+            step_ms=self.step_ms,
+            timings=result.timings,
+            tail_text=" ".join(tail_words),
+        )
+
+    def cancel(self) -> None:
+        """Stop without waiting; nothing more is committed (typed text stays typed)."""
+        self._stop.set()
+        self.policy.cancel()
+
+    # ---- the live thread ---------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        try:
+            engine = self._engine_fn()  # waits while the model loads; the audio keeps coming
+            while not self._stop.wait(0.05):
+                with self._lock:
+                    n = self._n
+                if n - self._checked >= self.settings.check_s * SAMPLE_RATE:
+                    self._checked = n
+                    self._step(engine, n)
+        except Exception as exc:  # live text is a bonus: finish() decodes whatever is left
+            log.exception("live transcription stopped")
+            self.error = str(exc)
+
+    def _buffer(self, n: int) -> np.ndarray:
+        """The uncommitted audio up to sample `n` (call with the lock held)."""
+        if not self._chunks:
+            return np.zeros(0, np.float32)
+        audio = np.concatenate(self._chunks)
+        return audio[self._base - self._first : n - self._first]
+
+    def _advance(self, samples: int) -> None:
+        """Commit `samples` more of audio: drop the chunks wholly before the new base."""
+        with self._lock:
+            self._base += samples
+            while self._chunks and self._first + self._chunks[0].size <= self._base:
+                self._first += self._chunks.pop(0).size
+        self._decoded = self._base
+        self._hyp = None
+
+    def _reuse(self, regions: list[tuple[float, float]], end: float) -> str | None:
+        """The last decode's text if it heard the same speech as the buffer up to `end` (no
+        speech between the two ends), so the same audio is not decoded twice."""
+        if self._hyp is None:
+            return None
+        heard = self._hyp[0] / SAMPLE_RATE
+        low, high = min(end, heard), max(end, heard)
+        if any(start < high and stop > low for start, stop in regions):
+            return None
+        return self._hyp[1]
+
+    def _step(self, engine: Engine, n: int) -> None:
+        s = self.settings
+        with self._lock:
+            audio = self._buffer(n)
+        duration = audio.size / SAMPLE_RATE
+        regions = engine.gate.regions(audio)
+        if not regions:
+            if duration > 2 * s.pause_s:  # silence so far: nothing to decode, keep a margin
+                self._advance(audio.size - round(s.pause_s * SAMPLE_RATE))
+            return
+        cut = self._cut(regions, duration)
+        if cut is not None:
+            chunk = audio[: round(cut * SAMPLE_RATE)]
+            text = self._reuse(regions, cut)
+            if text is None:
+                text = self._decode(engine, chunk)
+            if self._stop.is_set() and self.policy.cancelled:
+                return
+            new = self.policy.chunk(text)
+            self._speech_s += sum(min(e, cut) - st for st, e in regions if st < cut)
+            self._advance(chunk.size)
+            self._publish(new, [])
+            return
+        interval = max(s.interval_s, s.slowdown * self._step_s)
+        if n - self._decoded >= interval * SAMPLE_RATE:
+            self._decoded = n
+            text = self._decode(engine, audio)
+            self._hyp = (audio.size, text)
+            ended = duration - regions[-1][1] >= 0.2
+            update = self.policy.hypothesis(text, speech_ended=ended)
+            self._publish(update.committed, update.tentative)
+
+    def _cut(self, regions: list[tuple[float, float]], duration: float) -> float | None:
+        """Where to end a chunk: the latest pause, or the longest gap of an overlong buffer."""
+        s = self.settings
+        gaps = [(e0, s1) for (_, e0), (s1, _) in pairwise(regions)]
+        last_end = regions[-1][1]
+        pauses = [(a + b) / 2 for a, b in gaps if b - a >= s.pause_s]
+        if duration - last_end >= s.pause_s:
+            pauses.append(last_end + min(0.2, (duration - last_end) / 2))
+        pauses = [p for p in pauses if p >= s.min_chunk_s]
+        if pauses:  # the latest within one step's bound (a buffer may have grown meanwhile)
+            within = [p for p in pauses if p <= s.max_buffer_s]
+            return max(within) if within else min(pauses)
+        if duration >= s.max_buffer_s and gaps:
+            a, b = max(gaps, key=lambda g: g[1] - g[0])
+            return (a + b) / 2
+        return None
+
+    def _options(self) -> Any:
+        """The dictation's options, prompted with the end of the committed text."""
+        options = self.options
+        if not self.settings.int8:
+            options = replace(options, int8_encoder=False, int8_decoder=False)
+        # Only words spoken before the buffer: given words it holds, Whisper would go on
+        # after them and skip their audio.
+        before = self.policy.committed[: len(self.policy.committed) - len(self.policy.pending)]
+        if not self.settings.context_prompt or not before:
+            return options
+        context = " ".join(before[-self.settings.context_words :])
+        # Without commas, the context is one long phrase, never taken for vocabulary terms.
+        context = context.translate(_NOT_IN_CONTEXT)
+        if options.prompt:  # vocabulary too: the engine's careful path for it
+            return replace(options, prompt=f"{options.prompt}, {context}")
+        return replace(options, prompt=context, prompt_is_context=True)
+
+    def _decode(self, engine: Engine, audio: np.ndarray) -> str:
+        t0, n0 = time.perf_counter(), self._n
+        # The gate has just run on this audio: the engine need not run it again.
+        result = engine.transcribe(audio, replace(self._options(), use_gate=False))
+        self.steps += 1
+        self.step_ms += (time.perf_counter() - t0) * 1000
+        # Measured on the audio's clock: the audio that arrived while this step ran.
+        took = (self._n - n0) / SAMPLE_RATE
+        self._step_s = took if self.steps == 1 else 0.5 * self._step_s + 0.5 * took
+        return result.text
+
+    def _publish(self, committed: list[str], tentative: list[str]) -> None:
+        if committed and self._on_commit is not None and not self.policy.cancelled:
+            try:
+                self._on_commit(" ".join(committed))
+            except Exception:
+                log.exception("live commit listener failed")
+        if self._on_preview is not None:
+            preview = Preview(self.policy.text, " ".join(tentative), self._base / SAMPLE_RATE)
+            try:
+                self._on_preview(preview)
+            except Exception:
+                log.exception("live preview listener failed")

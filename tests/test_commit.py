@@ -1,0 +1,160 @@
+"""The live commit policy on scripted hypothesis sequences (no model, no audio)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dictate.dictation.commit import CommitPolicy, aligned_end, common_prefix, key
+
+
+def test_key_ignores_case_and_punctuation() -> None:
+    assert key("Country,") == key("country") == "country"
+    assert key("don't") == key("Dont")
+
+
+def test_common_prefix_counts_agreeing_words() -> None:
+    assert common_prefix(["ask", "not", "what"], ["Ask", "not,", "when"]) == 2
+    assert common_prefix([], ["a"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("done", "words", "end"),
+    [
+        ("", "a b c", 0),
+        ("and so my", "And so my fellow", 3),
+        ("and so my", "And so, my fellow Americans", 3),
+        ("and so my", "And so me fellow", 3),  # a committed word decoded differently
+        ("and so my", "And my fellow", 2),  # a committed word dropped by the new decode
+        ("and so my", "Uh and so my fellow", 4),  # a word inserted before the committed end
+        ("for your country", "for yourcountry ask", 2),  # two words merged into one
+        ("a b c d", "a b", 2),  # the hypothesis is shorter than what was committed
+    ],
+)
+def test_aligned_end_finds_the_end_of_the_committed_words(done: str, words: str, end: int) -> None:
+    assert aligned_end(done.split(), words.split()) == end
+
+
+def test_stable_prefix_is_committed_after_two_agreeing_hypotheses() -> None:
+    p = CommitPolicy()
+    first = p.hypothesis("And so my fellow")
+    assert first.committed == [] and first.tentative == ["And", "so", "my", "fellow"]
+    second = p.hypothesis("And so my fellow Americans ask")
+    # "fellow" was the first hypothesis' last word, "ask" is held back: it may be cut off.
+    assert second.committed == ["And", "so", "my", "fellow"]
+    assert second.tentative == ["Americans", "ask"]
+    third = p.hypothesis("And so my fellow Americans, ask not what")
+    assert third.committed == ["Americans,", "ask"]
+    assert p.text == "And so my fellow Americans, ask"
+
+
+def test_a_revision_is_not_committed_until_it_agrees() -> None:
+    p = CommitPolicy()
+    p.hypothesis("I scream for")
+    u = p.hypothesis("Ice cream for you")  # disagrees from the first word: nothing is final
+    assert u.committed == [] and u.tentative == ["Ice", "cream", "for", "you"]
+    u = p.hypothesis("Ice cream for you and me")
+    assert u.committed == ["Ice", "cream", "for", "you"]  # as far as the two agree
+    assert p.text == "Ice cream for you"
+
+
+def test_committed_words_are_never_taken_back_by_a_later_decode() -> None:
+    p = CommitPolicy()
+    p.hypothesis("the quick brown")
+    p.hypothesis("the quick brown fox jumps")
+    assert p.text == "the quick brown"
+    # The next decode spells a committed word differently: only what follows is new.
+    u = p.hypothesis("The quick browne fox jumps over")
+    assert u.committed == ["fox", "jumps"]
+    assert p.text == "the quick brown fox jumps"
+
+
+def test_speech_ended_commits_the_last_word_too() -> None:
+    p = CommitPolicy()
+    p.hypothesis("ask what you can do")
+    u = p.hypothesis("ask what you can do", speech_ended=True)
+    assert u.committed == ["ask", "what", "you", "can", "do"] and u.tentative == []
+
+
+def test_a_chunk_commits_only_what_agreement_had_not() -> None:
+    p = CommitPolicy()
+    p.hypothesis("She had your dark")
+    p.hypothesis("She had your dark suit in")
+    assert p.text == "She had your dark"
+    new = p.chunk("She had your dark suit in greasy wash water all year.")
+    assert new == ["suit", "in", "greasy", "wash", "water", "all", "year."]
+    assert p.text == "She had your dark suit in greasy wash water all year."
+    assert p.pending == []
+    # The next buffer starts after the pause: nothing of the old one is matched against it.
+    p.hypothesis("Don't ask")
+    u = p.hypothesis("Don't ask me to")
+    assert u.committed == ["Don't", "ask"]
+    assert p.text.endswith("all year. Don't ask")
+
+
+def test_words_committed_past_the_pause_carry_into_the_next_buffer() -> None:
+    """Agreement committed "ask not" before the chunk up to the pause (which ends at
+    "Americans") was decoded: those words belong to the next buffer and are not typed twice."""
+    p = CommitPolicy()
+    p.hypothesis("And so my fellow Americans ask not what")
+    p.hypothesis("And so my fellow Americans ask not what your")
+    assert p.text == "And so my fellow Americans ask not what"
+    assert p.chunk("And so my fellow Americans.") == []
+    assert p.pending == ["ask", "not", "what"]
+    p.hypothesis("Ask not what your country")
+    u = p.hypothesis("Ask not what your country can do")
+    assert u.committed == ["your", "country"]
+    assert p.text == "And so my fellow Americans ask not what your country"
+
+
+def test_finish_adds_the_tail_once() -> None:
+    p = CommitPolicy()
+    p.chunk("One sentence.")
+    p.hypothesis("Two words")
+    p.hypothesis("Two words here")
+    assert p.finish("Two words here and there.") == ["here", "and", "there."]
+    assert p.text == "One sentence. Two words here and there."
+    assert p.finish("") == []  # an empty tail adds nothing
+    assert p.text == "One sentence. Two words here and there."
+
+
+def test_cancel_in_the_middle_commits_nothing_more_and_keeps_what_was() -> None:
+    p = CommitPolicy()
+    p.hypothesis("this is typed")
+    p.hypothesis("this is typed already and")
+    typed = p.text
+    p.cancel()
+    assert p.hypothesis("this is typed already and more").committed == []
+    assert p.chunk("this is typed already and more.") == []
+    assert p.finish("anything") == []
+    assert p.text == typed == "this is typed"
+
+
+def test_no_word_lost_or_doubled_over_a_scripted_dictation() -> None:
+    """A whole dictation as the live loop sees it: growing hypotheses with revisions, chunks
+    at pauses, the tail at release. The result is the spoken text, each word once."""
+    p = CommitPolicy()
+    steps = [
+        ("hyp", "And so my"),
+        ("hyp", "And so my fellow Americans"),
+        ("hyp", "And so my fellow Americans, ask not"),
+        ("chunk", "And so my fellow Americans, ask not what your country can do for you."),
+        ("hyp", "Ask what"),
+        ("hyp", "Ask what you can"),
+        ("hyp", "Ask what you can do for your"),
+        ("chunk", "Ask what you can do for your country."),
+        ("hyp", "She had"),
+        ("hyp", "She had your dark suit"),
+        ("finish", "She had your dark suit in greasy wash water all year."),
+    ]
+    for kind, text in steps:
+        getattr(p, {"hyp": "hypothesis"}.get(kind, kind))(text)
+    assert p.text == (
+        "And so my fellow Americans, ask not what your country can do for you. "
+        "Ask what you can do for your country. "
+        "She had your dark suit in greasy wash water all year."
+    )
+
+
+def test_a_hypothesis_sharing_no_word_with_the_committed_ones_is_kept_whole() -> None:
+    # Losing words is worse than doubling one: with nothing to align on, nothing is skipped.
+    assert aligned_end(["and", "mister", "john"], ["leisure", "to", "consider"]) == 0

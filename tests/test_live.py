@@ -1,0 +1,265 @@
+"""The live transcriber: the loop over a growing recording, with a scripted engine (fast) and with
+the real tiny.en on joined real speech fed in real-time-like chunks (slow)."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dictate.dictation.live import LiveSettings, LiveTranscriber, Preview
+from dictate.engine.options import TranscribeOptions
+from dictate.transcript import DictationResult, Timings
+from tests.conftest import load_clip, normalise, wer
+
+SR = 16000
+WORD_S, GAP_S = 0.3, 0.05  # a scripted word: a constant level; words touch, sentences pause
+
+
+def scripted_audio(
+    sentences: list[list[int]], pause_s: float = 0.6, breath_every: int = 0
+) -> np.ndarray:
+    """Word k is WORD_S of the constant level k/1000, GAP_S of silence after each word (too
+    short to be a pause), `pause_s` after each sentence; with `breath_every`, every so many
+    words a 0.15 s gap (a gap the gate sees, too short to be a pause)."""
+    parts = [np.zeros(round(0.3 * SR), np.float32)]
+    for sentence in sentences:
+        for i, k in enumerate(sentence, 1):
+            parts += [np.full(round(WORD_S * SR), k / 1000, np.float32)]
+            gap = 0.15 if breath_every and i % breath_every == 0 else GAP_S
+            parts += [np.zeros(round(gap * SR), np.float32)]
+        parts.append(np.zeros(round(pause_s * SR), np.float32))
+    return np.concatenate(parts)
+
+
+class ScriptedGate:
+    """Speech = non-zero samples; gaps shorter than 0.1 s do not split a region (as Silero's
+    min_silence_ms)."""
+
+    def regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        loud = np.flatnonzero(audio != 0)
+        if loud.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(loud) > 0.1 * SR)
+        starts = [loud[0], *loud[breaks + 1]]
+        ends = [*loud[breaks], loud[-1]]
+        return [(s / SR, (e + 1) / SR) for s, e in zip(starts, ends, strict=True)]
+
+
+@dataclass
+class ScriptedEngine:
+    """Reads the words back from the levels; a word cut off at the end comes out garbled (as
+    Whisper's last word of a buffer that ends mid-word). Records each decoded clip."""
+
+    gate: ScriptedGate = field(default_factory=ScriptedGate)
+    delay_s: float = 0.0
+    decoded: list[np.ndarray] = field(default_factory=list)
+    prompts: list[str | None] = field(default_factory=list)
+    busy: threading.Lock = field(default_factory=threading.Lock)
+
+    def transcribe(self, audio: np.ndarray, options) -> DictationResult:
+        with self.busy:
+            self.decoded.append(audio.copy())
+            self.prompts.append(options.prompt)
+            time.sleep(self.delay_s)
+            words = []
+            for start, end in self.gate.regions(audio):
+                first = round(start * SR)
+                seg = audio[first : round(end * SR)]
+                levels, counts = np.unique(seg[seg != 0], return_counts=True)
+                for level, count in zip(levels, counts, strict=True):
+                    word = f"w{round(level * 1000)}"
+                    words.append((first + np.flatnonzero(seg == level)[0], word, count))
+            words.sort()
+            text = " ".join(w if n >= WORD_S * SR * 0.9 else w + "~" for _, w, n in words)
+            speech = sum(e - s for s, e in self.gate.regions(audio))
+            return DictationResult(text, Timings(), speech)
+
+
+def Options() -> TranscribeOptions:
+    return TranscribeOptions()
+
+
+def feed(live: LiveTranscriber, audio: np.ndarray, speed: float) -> None:
+    """20 ms chunks at `speed` × real time."""
+    step = round(0.02 * SR)
+    t0 = time.perf_counter()
+    for i in range(0, audio.size, step):
+        live.feed(audio[i : i + step])
+        wait = t0 + (i + step) / SR / speed - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+
+
+def test_a_long_dictation_comes_back_whole_and_once_and_no_audio_is_decoded_twice() -> None:
+    rng = np.random.default_rng(3)
+    sentences = [list(rng.integers(10, 900, rng.integers(3, 12))) for _ in range(14)]
+    audio = scripted_audio(sentences)
+    engine = ScriptedEngine()
+    previews: list[Preview] = []
+    commits: list[str] = []
+    live = LiveTranscriber(
+        lambda: engine, Options(), on_preview=previews.append, on_commit=commits.append
+    ).start()
+    feed(live, audio, speed=8.0)
+    result = live.finish(audio)
+    expected = " ".join(f"w{k}" for s in sentences for k in s)
+    assert result.text == expected
+    # Most was done before release; the pieces typed while speaking plus the tail are the text.
+    assert result.committed_s > 0.8 * audio.size / SR
+    assert " ".join([*commits, result.tail_text]).split() == expected.split()
+    assert previews and previews[-1].committed and len(previews) >= 10
+    # Sliding buffer: every decode is of at most one sentence and a bit (bounded cost).
+    longest = max(len(s) for s in sentences) * (WORD_S + GAP_S) + 2 * 0.6 + 2.5
+    assert max(d.size for d in engine.decoded) / SR <= longest
+    # The prompt is committed text from before each decoded clip, never the clip's own words.
+    assert any(p for p in engine.prompts)
+
+
+def test_agreement_commits_words_while_a_long_sentence_goes_on() -> None:
+    """One 40-word sentence with no pause: words are committed by agreement before it ends,
+    and the buffer is cut at a gap once it is too long; nothing is lost or doubled."""
+    words = list(range(100, 140))
+    audio = scripted_audio([words], pause_s=0.5, breath_every=5)
+    engine = ScriptedEngine()
+    seen: list[Preview] = []
+    settings = LiveSettings(max_buffer_s=6.0, interval_s=1.0)
+    live = LiveTranscriber(lambda: engine, Options(), settings=settings, on_preview=seen.append)
+    live.start()
+    feed(live, audio, speed=4.0)
+    result = live.finish(audio)
+    assert result.text == " ".join(f"w{k}" for k in words)
+    assert any(p.committed and p.tentative for p in seen)  # committed text, a tentative tail
+    assert not any("~" in p.committed for p in seen)  # a cut-off word is never committed
+    assert max(d.size for d in engine.decoded) / SR <= 6.0 + 0.4 + 1.0
+
+
+def test_a_slow_engine_is_asked_less_often_and_the_result_is_still_whole() -> None:
+    sentences = [list(range(10 * i, 10 * i + 8)) for i in range(1, 6)]
+    # No pauses: only agreement and the cap at gaps.
+    audio = scripted_audio(sentences, pause_s=0.2, breath_every=4)
+    fast, slow = ScriptedEngine(), ScriptedEngine(delay_s=0.6)
+    for engine in (fast, slow):
+        live = LiveTranscriber(lambda e=engine: e, Options(), settings=LiveSettings(max_buffer_s=8))
+        live.start()
+        feed(live, audio, speed=4.0)  # a slow step: 2.4 s of audio arrive while it runs
+        assert live.finish(audio).text == " ".join(f"w{k}" for s in sentences for k in s)
+    assert len(slow.decoded) < len(fast.decoded)
+
+
+def test_cancel_stops_the_loop_and_commits_nothing_more() -> None:
+    audio = scripted_audio([list(range(10, 20)), list(range(20, 30))])
+    engine = ScriptedEngine()
+    commits: list[str] = []
+    live = LiveTranscriber(lambda: engine, Options(), on_commit=commits.append).start()
+    half = audio.size // 2
+    feed(live, audio[:half], speed=8.0)
+    time.sleep(0.3)
+    live.cancel()
+    before = list(commits)
+    feed(live, audio[half:], speed=20.0)
+    time.sleep(0.3)
+    assert commits == before
+    assert not live._thread.is_alive()
+    assert not live.policy.text or live.policy.text.split()[0] == "w10"
+
+
+def test_silence_before_speech_is_dropped_from_the_buffer() -> None:
+    audio = np.concatenate([np.zeros(8 * SR, np.float32), scripted_audio([[11, 12, 13]])])
+    engine = ScriptedEngine()
+    live = LiveTranscriber(lambda: engine, Options()).start()
+    feed(live, audio, speed=8.0)
+    result = live.finish(audio)
+    assert result.text == "w11 w12 w13"
+    assert max(d.size for d in engine.decoded) / SR < 4.0  # the silence was never decoded
+
+
+# ---- the real model --------------------------------------------------------------------------
+
+JOINED = (
+    "jfk.flac",
+    "more/austen_0870.wav",
+    "more/austen_0890.wav",
+    "LDC93S1.wav",
+    "more/austen_0920.wav",
+    "more/austen_0930.wav",
+    "more/austen_0880.wav",
+    "hotwords.mp3",
+)
+
+
+def occurrences(sentence: str, hypothesis: str) -> int:
+    """How many times `sentence` appears in `hypothesis` (≥ 70% of its words, in order)."""
+    want, words = normalise(sentence).split(), normalise(hypothesis).split()
+    n = len(want)
+
+    def ratio(j: int) -> float:
+        return difflib.SequenceMatcher(None, want, words[j : j + n]).ratio()
+
+    found, j = 0, 0
+    while j < len(words):
+        if ratio(j) < 0.7:
+            j += 1
+            continue
+        found += 1
+        j = max(range(j, min(j + n // 2 + 1, len(words))), key=ratio) + n
+    return found
+
+
+def test_occurrences_counts_each_spoken_sentence() -> None:
+    sentence = "and so my fellow americans ask not what your country can do for you"
+    twice = "And so am I fellow Americans. Ask not! What your country can do for you! " * 2
+    assert occurrences(sentence, twice) == 2
+    assert occurrences(sentence, "She had your dark suit. " + twice[:60]) == 1
+    assert occurrences(sentence, "She had your dark suit in greasy wash water all year.") == 0
+
+
+@pytest.mark.slow
+def test_live_text_of_joined_real_speech_matches_whole_recording_decoding(
+    tiny_en_dir: Path, fixtures_dir: Path, references: dict[str, str]
+) -> None:
+    from dictate.engine.transcriber import Engine
+
+    refs = dict(references)
+    with open(fixtures_dir / "more" / "references.tsv", encoding="utf-8") as f:
+        refs |= {n: r for n, _, r in (line.rstrip("\n").split("\t") for line in f) if n != "file"}
+    pause = np.zeros(round(0.7 * SR), np.float32)
+    audio = np.concatenate([x for n in JOINED for x in (load_clip(fixtures_dir / n), pause)])
+    sentences = [refs[Path(n).name] for n in JOINED]
+    reference = " ".join(sentences)
+    engine = Engine(str(tiny_en_dir), device="cpu")
+    engine.load()
+    engine.warmup()
+    options = TranscribeOptions()
+    whole = " ".join(s.text for s in engine.transcribe_long([audio], options))
+    live = LiveTranscriber(lambda: engine, options).start()
+    feed(live, audio, speed=1.0)
+    result = live.finish(audio)
+    for sentence in sentences:
+        assert occurrences(sentence, result.text) == 1, (sentence, result.text)
+    assert wer(reference, result.text) <= wer(reference, whole) + 0.01, (result.text, whole)
+    assert result.committed_s > 0.7 * audio.size / SR, result
+
+
+def test_a_model_still_loading_leaves_a_backlog_that_is_worked_off_in_bounded_steps() -> None:
+    sentences = [list(range(10 * i, 10 * i + 6)) for i in range(1, 13)]
+    audio = scripted_audio(sentences)
+    engine, loaded = ScriptedEngine(), threading.Event()
+
+    def get() -> ScriptedEngine:
+        loaded.wait(10)  # as EngineHolder.get() while the model loads
+        return engine
+
+    settings = LiveSettings(max_buffer_s=8.0)
+    live = LiveTranscriber(get, Options(), settings=settings).start()
+    half = audio.size // 2
+    feed(live, audio[:half], speed=10.0)
+    loaded.set()
+    feed(live, audio[half:], speed=4.0)
+    assert live.finish(audio).text == " ".join(f"w{k}" for s in sentences for k in s)
+    assert max(d.size for d in engine.decoded) / SR <= 8.0 + 1.0

@@ -1,0 +1,156 @@
+"""The session with live transcription: the real LiveTranscriber over a scripted engine, a fake
+microphone that plays a recording in faster-than-real time, and a recording inserter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dictate.dictation.live import LiveTranscriber
+from dictate.dictation.session import Session, State
+from tests.test_live import Options, ScriptedEngine, scripted_audio
+from tests.test_session import FakeCapture, FakeHistory
+
+SR = 16000
+SENTENCES = [list(range(10 * i, 10 * i + 6)) for i in range(1, 7)]
+EXPECTED = " ".join(f"w{k}" for s in SENTENCES for k in s)
+
+
+class PlayingRecorder:
+    """Plays `audio` into the session's on_audio in 20 ms chunks at `speed` × real time."""
+
+    def __init__(self, audio: np.ndarray, speed: float = 6.0) -> None:
+        self.audio, self.speed = audio, speed
+        self.session: Session | None = None
+        self.fed = 0
+        self._stop = threading.Event()
+        self.done = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._play, daemon=True).start()
+
+    def _play(self) -> None:
+        step, t0 = round(0.02 * SR), time.perf_counter()
+        for i in range(0, self.audio.size, step):
+            if self._stop.is_set():
+                break
+            self.session.on_audio(self.audio[i : i + step])
+            self.fed = i + step
+            wait = t0 + (i + step) / SR / self.speed - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        self.done.set()
+
+    def stop(self, tail_max_s: float = 0.4) -> FakeCapture:
+        self.done.wait(30)
+        return FakeCapture(self.audio[: self.fed])
+
+    def cancel(self) -> None:
+        self._stop.set()
+        self.done.wait(5)
+
+
+@dataclass
+class Outcome:
+    ok: bool = True
+    method: str = "type"
+    error: str | None = None
+    ms: float = 1.0
+
+
+class RecordingInserter:
+    def __init__(self, recorder: PlayingRecorder) -> None:
+        self.recorder = recorder
+        self.calls: list[tuple[str, bool]] = []  # (text, still recording)
+
+    def insert(self, text: str) -> Outcome:
+        self.calls.append((text, not self.recorder.done.is_set()))
+        return Outcome()
+
+
+def make(type_while_speaking: bool, speed: float = 6.0, can_type=lambda: True):
+    recorder = PlayingRecorder(scripted_audio(SENTENCES), speed)
+    inserter = RecordingInserter(recorder)
+    history = FakeHistory()
+    engine = ScriptedEngine()
+    events = []
+    session = Session(
+        recorder=recorder,
+        transcribe=lambda audio: (_ for _ in ()).throw(AssertionError("live should be used")),
+        inserter=inserter,
+        history=history,
+        on_event=events.append,
+        live=lambda on_commit: LiveTranscriber(
+            lambda: engine, Options(), on_commit=on_commit
+        ).start(),
+        type_while_speaking=type_while_speaking,
+        can_type=can_type,
+    )
+    recorder.session = session
+    return session, recorder, inserter, history, events
+
+
+def wait_idle(session: Session) -> None:
+    deadline = time.monotonic() + 30
+    while (session.state is not State.IDLE or session._pending) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_live_dictation_is_inserted_once_whole_with_the_live_breakdown() -> None:
+    session, recorder, inserter, history, _events = make(type_while_speaking=False)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert [text for text, _ in inserter.calls] == [EXPECTED]
+    row = history.rows[1]
+    assert row["status"] == "inserted" and row["text"] == EXPECTED
+    assert row["timings"]["committed_s"] > 0.7 * recorder.audio.size / SR
+    assert "tail_decode_ms" in row["timings"]
+    session.shutdown()
+
+
+def test_type_while_speaking_types_before_release_and_the_rest_once() -> None:
+    session, _recorder, inserter, history, events = make(type_while_speaking=True)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert any(during for _, during in inserter.calls), inserter.calls  # typed while speaking
+    typed = "".join(text for text, _ in inserter.calls)
+    assert typed == EXPECTED  # every word once, spaced as one text
+    assert history.rows[1]["text"] == EXPECTED
+    done = [e for e in events if e.state is State.IDLE and e.text]
+    assert [e.text for e in done] == [EXPECTED] and done[0].latency.committed_s > 0
+    session.shutdown()
+
+
+def test_cancel_while_typing_keeps_what_was_typed_and_types_nothing_more() -> None:
+    session, _recorder, inserter, history, _ = make(type_while_speaking=True, speed=2.0)
+    session.start()
+    deadline = time.monotonic() + 20
+    while not inserter.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert inserter.calls, "nothing was typed while speaking"
+    session.cancel()
+    at_cancel = len(inserter.calls)
+    time.sleep(1.0)
+    # Nothing is typed after the cancel (a piece already on its way may land).
+    assert len(inserter.calls) <= at_cancel + 1
+    typed = "".join(text for text, _ in inserter.calls)
+    row = history.rows[1]
+    assert row["status"] == "cancelled"
+    assert EXPECTED.startswith(row["text"]) and row["text"] and typed.startswith(row["text"])
+    session.shutdown()
+
+
+def test_while_the_hotkey_is_held_nothing_is_typed_until_release() -> None:
+    """Hold-to-talk: keys typed now would be pressed together with the held hotkey."""
+    session, _, inserter, history, _ = make(type_while_speaking=True, can_type=lambda: False)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert inserter.calls == [(EXPECTED, False)]
+    assert history.rows[1]["text"] == EXPECTED
+    session.shutdown()
