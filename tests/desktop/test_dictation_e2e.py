@@ -152,6 +152,9 @@ def desktop(x_display, virtual_mic, tmp_path_factory, tiny_en_dir) -> Iterator[D
                 "replacements": {"greasy wash": "café — naïve 😀"},
                 # The cues would play into the virtual microphone itself (one sound server).
                 "sounds": False,
+                # The whole-recording path at release (its stage times, the long-form path
+                # for 40 s); live transcription has its own tests (test_live_dictation_x11.py).
+                "live_transcription": False,
             }
         ),
         encoding="utf-8",
