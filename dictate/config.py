@@ -101,7 +101,10 @@ class Settings:
     # Live dictation (dictation/live.py): transcribe while recording, so release waits only
     # for the last words; show them in a preview near the bottom of the screen; optionally type
     # committed text while still speaking (cancel then removes nothing already typed).
-    live_transcription: bool = True
+    # Off by default for now: after the long-form fix, decoding the whole recording at release
+    # is more accurate (a 50 s join: 6.1 % WER whole vs 12.2 % live) and short dictations wait
+    # 0.4–1 s longer with it on; it wins on the wait from about 40 s up.
+    live_transcription: bool = False
     live_preview: bool = True
     type_while_speaking: bool = False
 
