@@ -22,9 +22,12 @@ class Speaker:
     (Whisper jumping to the window's end); `mute` sentences never give text at all.
     """
 
-    def __init__(self, sentences, skip=None, mute=(), from_the_middle=False):
+    def __init__(self, sentences, skip=None, mute=(), from_the_middle=False, early=()):
         self.sentences = sentences
         self.skip = dict(skip or {})
+        # `early`: sentence i is left out of timestamped decodes, and sentence i + 1's segment
+        # starts where sentence i starts (its speech lies under the next one's time).
+        self.early = set(early)
         self.mute = set(mute)
         self.from_the_middle = from_the_middle
         self.calls: list[tuple[float, float, bool]] = []
@@ -45,6 +48,10 @@ class Speaker:
                     continue
                 if i in self.mute or not (w.offset - 0.01 <= a and b <= w.end + 0.01):
                     continue
+                if timestamps and i in self.early:
+                    continue
+                if timestamps and i - 1 in self.early and i > 0:
+                    a = max(self.sentences[i - 1][0], w.offset)
                 if timestamps and self.skip.get(i, 0) > 0:
                     self.skip[i] -= 1
                     if self.from_the_middle:  # the first half only, then a jump to the end
@@ -137,6 +144,56 @@ def test_a_batch_of_windows_is_settled_together_and_in_order():
     # Round 1 decodes the three windows; round 2 only the two with skipped speech, together.
     assert [c[0] for c in speaker.calls[3:]] == [pytest.approx(0.5 - longform.LEAD_S),
                                                  pytest.approx(21.0 - longform.LEAD_S)]  # fmt: skip
+
+
+def test_a_sentence_hidden_under_the_next_ones_time_is_decoded_alone_and_kept():
+    """Whisper skips a sentence and starts the next one's timestamps early: a check by time sees
+    no gap; the phrase under the start of that segment is decoded alone and its words kept."""
+    speaker = Speaker(SENTENCES, early={1})
+    items = list(settle([speaker.window(0.0, 20.0)], speaker.decode))
+    assert texts(items) == [s[2] for s in SENTENCES]
+    plain = [c for c in speaker.calls if not c[2]]
+    assert plain == [(pytest.approx(5.0 - longform.LEAD_S), pytest.approx(10.0), False)]
+    spans = [(i.start, i.end) for i in items]
+    assert spans[1] == (pytest.approx(5.0), pytest.approx(9.0))
+    assert spans[2][0] == pytest.approx(10.0)  # the next sentence now starts at its own speech
+    starts = [a for a, _ in spans]
+    assert starts == sorted(starts) and all(a <= b for a, b in spans)
+
+
+def test_a_segment_over_two_phrases_that_holds_both_is_left_alone():
+    """One segment over two phrases whose text holds the first: one check, nothing changes."""
+    speaker = Speaker(SENTENCES)
+
+    def decode(windows, timestamps):
+        rows = speaker.decode(windows, timestamps)
+        if timestamps and rows[0] and len(rows[0]) == 4:  # the first two sentences as one
+            a, b = rows[0][0], rows[0][1]
+            rows[0][:2] = [Segment(a.start, b.end, f"{a.text} {b.text}")]
+        return rows
+
+    items = list(settle([speaker.window(0.0, 20.0)], decode))
+    assert texts(items) == ["one two three four five six", "seven eight nine", "ten eleven twelve"]
+    assert [c for c in speaker.calls if not c[2]] == [(pytest.approx(0.5 - longform.LEAD_S),
+                                                       pytest.approx(5.0), False)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("phrase", "before", "segment", "expected"),
+    [
+        ("She had your dark suit", "", "She had your dark suit in greasy wash water", True),
+        ("She had your dark suit", "", "And mister John Dashwood had then leisure", False),
+        ("", "", "anything", True),  # the phrase alone said nothing
+        ("shall I compare thee", "", "Shall I compare the to a summer's day?", True),
+        # timestamps drifted: the phrase is at the end of the previous segment (seen on real speech)
+        ("Call me back tomorrow.", "Please call me back tomorrow.", "The meeting moved", True),
+        ("She had your dog suit", "ask what you can do for your country.", "Then you go", False),
+    ],
+)
+def test_written_looks_at_the_start_of_its_segment_and_the_end_of_the_last(
+    phrase, before, segment, expected
+):
+    assert longform.written(phrase, segment, before) is expected
 
 
 def test_without_redecoding_the_first_decode_stands():

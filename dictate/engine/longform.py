@@ -6,6 +6,7 @@ Everything works on the speech gate's regions (seconds), so it is tested without
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import numpy as np
 
 from dictate.errors import Cancelled
 from dictate.transcript import Segment
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
@@ -108,6 +111,8 @@ MIN_STRETCH_S = 1.0  # and so is a stretch this long inside a region that has te
 EDGE_S = 0.3  # slack around a segment's timestamps (tiny.en often rounds them to whole seconds)
 LEAD_S = 0.2  # a re-decode starts this far before the speech it is for, inside the pause
 MAX_ROUNDS = 12  # re-decodes per window, a bound on a decoder that keeps skipping
+SPLIT_PAUSE_S = 0.5  # a pause this long inside one segment's time may hide a skipped sentence
+FOUND = 0.5  # share of a phrase's own words that its segment must hold to count as written
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,72 @@ def slice_window(window: Window, start: float, end: float | None = None) -> Wind
     return Window(window.audio[a:b], window.offset + a / SAMPLE_RATE, regions)
 
 
+def hidden_phrases(segments: list[Segment], regions: list[tuple[float, float]]) -> list[int]:
+    """Segments whose time starts with a phrase that their text may not hold: indexes into
+    `segments` whose span covers speech, a pause of ≥ SPLIT_PAUSE_S, and more speech, where the
+    first phrase has ≥ MIN_STRETCH_S of speech.
+
+    Whisper sometimes skips a sentence and starts the next one's timestamps early, so the skipped
+    speech lies under a segment and a check by time alone sees no gap (seen with tiny.en: a
+    recording of a different voice between two others). Such a phrase is decoded alone and
+    compared (`first_phrase`, `written`).
+    """
+    found = []
+    for i, seg in enumerate(segments):
+        phrases = _phrases(seg, regions)
+        if len(phrases) >= 2 and phrases[0][1] - phrases[0][0] >= MIN_STRETCH_S:
+            found.append(i)
+    return found
+
+
+def first_phrase(segment: Segment, regions: list[tuple[float, float]]) -> tuple[float, float]:
+    """The first phrase under `segment` (speech up to its first long pause), and where the next
+    phrase starts: (phrase start, next phrase start)."""
+    phrases = _phrases(segment, regions)
+    return phrases[0][0], phrases[1][0] if len(phrases) > 1 else phrases[0][1]
+
+
+def _phrases(seg: Segment, regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The speech under a segment's time, joined across pauses shorter than SPLIT_PAUSE_S."""
+    under = [
+        (max(a, seg.start), min(b, seg.end)) for a, b in regions if a < seg.end and b > seg.start
+    ]
+    phrases: list[tuple[float, float]] = []
+    for a, b in under:
+        if phrases and a - phrases[-1][1] < SPLIT_PAUSE_S:
+            phrases[-1] = (phrases[-1][0], b)
+        else:
+            phrases.append((a, b))
+    return phrases
+
+
+def _words(text: str) -> list[str]:
+    return ["".join(c for c in w.lower() if c.isalnum()) for w in text.split()]
+
+
+def written(phrase_text: str, segment_text: str, before: str = "") -> bool:
+    """Does the text around the phrase hold it (the phrase decoded alone)? At least FOUND of
+    its words appear among the segment's first words or the previous segment's last ones (as
+    many as the phrase has, plus slack): Whisper's timestamps drift by a second or two, so a
+    phrase under one segment's time is often written at the end of the one before."""
+    said = [w for w in _words(phrase_text) if w]
+    if not said:
+        return True  # the phrase alone gives no words: nothing was left out
+    n = len(said) + 4
+    pool = [w for w in _words(before) if w][-n:] + [w for w in _words(segment_text) if w][:n]
+    hits = 0
+    for w in said:
+        if w in pool:
+            pool.remove(w)
+            hits += 1
+    return hits >= FOUND * len(said)
+
+
 @dataclass
 class _Track:
     """One window being settled: what is accepted so far and what is left to decode."""
 
+    window: Window  # the whole window, for the last check (`hidden_phrases`)
     left: Window | None  # the part still to account for; None: settled
     timestamps: bool = True
     rounds: int = 0
@@ -193,7 +260,7 @@ def settle(
         for window, row in zip(batch, decode(batch, True), strict=True):
             yield from _shift(row, window.offset)
         return
-    tracks = [_Track(w) for w in batch]
+    tracks = [_Track(w, w) for w in batch]
     active = list(tracks)
     while active:
         for timestamps in (True, False):
@@ -204,8 +271,44 @@ def settle(
             for track, row in zip(group, rows, strict=True):
                 _advance(track, row)
         active = [t for t in tracks if t.left is not None]
+    _check_phrases(tracks, decode)
     for track in tracks:
         yield from track.items
+
+
+def _check_phrases(tracks: list[_Track], decode: Decode) -> None:
+    """The last check of a batch: a phrase that a segment's time covers but whose words the
+    segment lacks (`hidden_phrases`) is decoded alone, all of them together; when its words are
+    missing from the segment they become a segment of their own before it."""
+    checks: list[tuple[_Track, Segment, Segment | None, float, float]] = []
+    for track in tracks:
+        w = track.window
+        regions = [(w.offset + a, w.offset + b) for a, b in w.regions]
+        segments = [item for item in track.items if isinstance(item, Segment)]
+        for i in hidden_phrases(segments, regions):
+            start, after = first_phrase(segments[i], regions)
+            checks.append((track, segments[i], segments[i - 1] if i else None, start, after))
+    if not checks:
+        return
+    pieces = [
+        slice_window(t.window, max(0.0, a - t.window.offset - LEAD_S), b - t.window.offset)
+        for t, _, _, a, b in checks
+    ]
+    rows = decode(pieces, False)
+    for (track, seg, prev, start, after), piece, row in zip(checks, pieces, rows, strict=True):
+        if not row or written(row[0].text, seg.text, prev.text if prev else ""):
+            log.debug("phrase at %.1f s is in its segment", start)
+            continue
+        log.debug("phrase at %.1f s was hidden: %r", start, row[0].text)
+        at = track.items.index(seg)
+        alone = _shift(row[:1], piece.offset)[0]
+        start = max(start, prev.end if prev else 0.0)
+        track.items[at : at + 1] = [
+            Segment(
+                round(start, 3), max(round(start, 3), min(alone.end, round(after, 3))), alone.text
+            ),
+            Segment(round(after, 3), max(seg.end, round(after, 3)), seg.text),
+        ]
 
 
 def _advance(track: _Track, row: list[Segment]) -> None:
