@@ -91,6 +91,19 @@ def set_threads(n: int) -> None:
             torch.set_num_threads(n)
 
 
+def adopt() -> None:
+    """Put the calling thread on the app's count before it decodes. Where the count is per
+    thread, a thread takes the count last set anywhere at its first torch call, which may be
+    a single-thread section's 1 (and then it would run Whisper on one thread for good).
+    Cheap when the count is right: one read, no lock."""
+    torch = _torch()
+    if torch is None or _base is None or _depth() or torch.get_num_threads() == _base:
+        return
+    with _lock:
+        if _base is not None and (_single == 0 or _is_per_thread(torch)):
+            torch.set_num_threads(_base)
+
+
 @contextmanager
 def kept() -> Iterator[None]:
     """Run code that sets the count by itself (silero_vad's import) and undo what it did."""

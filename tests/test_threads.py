@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -288,3 +289,113 @@ def test_loading_silero_inside_a_section_keeps_that_section_on_one() -> None:
             torch.set_num_threads(4)  # silero's import, done differently
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == 3
+
+
+def _on_a_thread_seeded_with_one(run: Any) -> list[int]:
+    """`run()` on a thread whose first torch call came while another thread's section ran (so
+    torch started it on one thread), once that section has ended; the count `run` saw."""
+    if not threads._is_per_thread(torch):
+        pytest.skip("torch's count is process-wide here: no thread has a count of its own")
+    threads.set_threads(3)
+    in_section, seeded = threading.Event(), threading.Event()
+    first: list[int] = []
+    seen: list[int] = []
+
+    def gate_thread() -> None:
+        with threads.one_thread():
+            in_section.set()
+            seeded.wait(10)
+
+    def worker() -> None:
+        in_section.wait(10)
+        first.append(torch.get_num_threads())
+        seeded.set()
+        g.join(10)
+        seen.append(run())
+
+    g = threading.Thread(target=gate_thread)
+    w = threading.Thread(target=worker)
+    g.start()
+    w.start()
+    w.join(30)
+    assert first == [1]  # the premise
+    return seen
+
+
+def test_adopt_puts_a_thread_seeded_with_one_on_the_apps_count() -> None:
+    def run() -> int:
+        threads.adopt()
+        return torch.get_num_threads()
+
+    assert _on_a_thread_seeded_with_one(run) == [3]
+
+
+def test_a_dictation_decodes_on_the_apps_count() -> None:
+    """The session's worker thread may have met torch first during a tail check elsewhere."""
+    from dictate.app import transcriber
+
+    counts: list[int] = []
+
+    class Engine:
+        loaded = True
+
+        def transcribe(self, audio: np.ndarray, options: object) -> str:
+            counts.append(torch.get_num_threads())
+            return "text"
+
+    engine = Engine()
+    holder = SimpleNamespace(get=lambda: engine, engine=engine)
+    transcribe = transcriber(holder, lambda: None)  # type: ignore[arg-type]
+    assert _on_a_thread_seeded_with_one(lambda: transcribe(np.zeros(16))) == ["text"]
+    assert counts == [3]
+
+
+def test_a_file_decodes_on_the_apps_count(tmp_path) -> None:
+    """The file queue's worker thread, likewise (its first torch call here is while the model
+    is fetched, during another thread's section)."""
+    import soundfile as sf
+
+    from dictate.engine.options import TranscribeOptions
+    from dictate.files.queue import FileQueue
+
+    if not threads._is_per_thread(torch):
+        pytest.skip("torch's count is process-wide here: no thread has a count of its own")
+    threads.set_threads(3)
+    path = tmp_path / "a.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    in_section, seeded = threading.Event(), threading.Event()
+    first: list[int] = []
+    counts: list[int] = []
+
+    class Engine:
+        loaded = True
+        info = SimpleNamespace(model="m", device="cpu")
+
+        def transcribe_long(self, blocks: object, options: object, **kw: object) -> Iterator:
+            counts.append(torch.get_num_threads())
+            yield from ()
+
+    def gate_thread() -> None:
+        with threads.one_thread():
+            in_section.set()
+            seeded.wait(10)
+
+    def get_engine() -> Engine:  # on the queue's worker thread
+        in_section.wait(10)
+        first.append(torch.get_num_threads())
+        seeded.set()
+        g.join(10)
+        return Engine()
+
+    g = threading.Thread(target=gate_thread)
+    g.start()
+    queue = FileQueue(get_engine, TranscribeOptions)  # type: ignore[arg-type]
+    try:
+        job = queue.add(path)
+        until = time.monotonic() + 30
+        while not job.finished and time.monotonic() < until:
+            time.sleep(0.01)
+    finally:
+        queue.shutdown(timeout=30)
+    assert first == [1]  # the premise
+    assert job.status == "done" and counts == [3]
