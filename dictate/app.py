@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from dictate import config
+from dictate import config, threads
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
 from dictate.errors import DictateError, EngineGone, ModelError
@@ -73,6 +73,7 @@ def transcriber(
             return server.transcribe(audio, options())
         # A dictation made while the model loads waits here; it was saved to disk already.
         engine = holder.get()
+        threads.adopt()  # this thread decodes on the app's torch thread count
         try:
             return engine.transcribe(audio, options())
         except ModelError as exc:

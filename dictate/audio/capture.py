@@ -212,6 +212,7 @@ class Recorder:
         self._ring: deque[np.ndarray] = deque()
         self._gate_warmed = False
         self._stale = False  # the stream is for a device no longer chosen: close after the take
+        self._releases = 0  # close()s so far: a reopen planned before one is dropped
 
     def reconfigure(
         self,
@@ -277,7 +278,7 @@ class Recorder:
             tail_s = time.monotonic() - t0
             if not self.keep_open or self._stale:
                 self._close_stream()  # flushes the resampler into the take first
-                self._stale = False
+                self._reopen_if_kept()
             with self._cond:
                 self._take = None
             audio = np.concatenate(take.chunks) if take.chunks else np.zeros(0, np.float32)
@@ -289,13 +290,37 @@ class Recorder:
             with self._cond:
                 self._take = None
                 self._ring.clear()
+            if release:
+                self._releases += 1
             if release or not self.keep_open or self._stale:
                 self._close_stream()
+                if not release:
+                    self._reopen_if_kept()
                 self._stale = False
 
     def close(self) -> None:
         """Drop any recording and release the microphone."""
         self.cancel(release=True)
+
+    def _reopen_if_kept(self) -> None:
+        """After a take that kept the stream of a device no longer chosen (under `_ops`): with
+        keep_open, open the chosen one now, so the next dictation has its pre-roll. Off this
+        thread: stop() must not wait for a microphone to open."""
+        stale, self._stale = self._stale, False
+        if not (stale and self.keep_open):
+            return
+        releases = self._releases
+
+        def reopen() -> None:
+            with self._ops:
+                if self._releases != releases or not self.keep_open or self._take is not None:
+                    return  # closed since, no longer kept open, or start() opened it
+                try:
+                    self._ensure_stream()
+                except MicrophoneError as exc:
+                    log.warning("the microphone could not be kept open: %s", exc)
+
+        threading.Thread(target=reopen, name="dictate-mic-reopen", daemon=True).start()
 
     def _ensure_stream(self) -> _Stream:
         stream = self._stream

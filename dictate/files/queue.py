@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dictate import choices
+from dictate import choices, threads
 from dictate.audio.info import SAMPLE_RATE
 from dictate.engine.longform import Gap
 from dictate.errors import Cancelled, DictateError, ModelError
@@ -316,6 +316,7 @@ class FileQueue:
             job.gaps.append(Gap(round(found.start + start, 3), round(found.end + start, 3)))
             self._notify(job)
 
+        threads.adopt()  # this thread decodes on the app's torch thread count
         blocks = _skip(stream_audio(job.path), start)
         segments = engine.transcribe_long(
             blocks, options, cancel=cancel, on_progress=progress, on_gap=gap

@@ -139,7 +139,7 @@ class DictateUI(QObject):
     # ---- windows ------------------------------------------------------------------------------
 
     def open_settings(self) -> None:
-        from dictate.ui.settings_dialog import SettingsDialog
+        from dictate.ui.settings import SettingsDialog
 
         if self.settings_dialog is not None and self.settings_dialog.isVisible():
             self.settings_dialog.raise_()

@@ -94,13 +94,13 @@ def test_meter_reads_silence_then_the_speech(virtual_mic, wav) -> None:
 
 def test_settings_dialog_meter_moves_with_the_voice(virtual_mic, wav, qapp_offscreen) -> None:
     from dictate.config import Settings
-    from dictate.ui.settings_dialog import SettingsDialog
+    from dictate.ui.settings import SettingsDialog
 
     app = qapp_offscreen
     dialog = SettingsDialog(Settings(), lambda s: [])
     try:
         dialog.show()
-        meter = dialog.mic_level
+        meter = dialog.audio_tab.mic_level
         assert meter.state == "off"  # the General tab is showing: the microphone stays closed
         dialog.tabs.setCurrentIndex(1)
         process_until(app, lambda: meter.state == "live", 5.0, "the meter to open")

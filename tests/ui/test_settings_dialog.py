@@ -20,7 +20,8 @@ from dictate.control.hotkeys import parse_combo
 from dictate.engine.device import unavailable_reason
 from dictate.errors import DictateError
 from dictate.ui.hotkey_edit import combo_from_key, combo_problem, display_text
-from dictate.ui.settings_dialog import DEVICES, OTHER, SettingsDialog
+from dictate.ui.settings import SettingsDialog
+from dictate.ui.settings.model_tab import DEVICES, OTHER
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 ALT = Qt.KeyboardModifier.AltModifier
@@ -69,46 +70,46 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     )
     apply = Recorder()
     d = open_dialog(qtbot, start, apply)
-    assert d.input_combo.currentText() == "USB Headset Mic (not connected)"
+    assert d.audio_tab.input_combo.currentText() == "USB Headset Mic (not connected)"
     assert d.settings() == start  # nothing changed yet: the same settings come back
 
-    capture(qtbot, d.hotkey_edit, K.Key_F, CTRL | SHIFT)
-    assert d.hotkey_edit.text() == "Ctrl+Shift+F"
-    capture(qtbot, d.cancel_edit, K.Key_F8)
-    assert d.cancel_edit.text() == "F8"
-    choose(d.mode_combo, "toggle")
-    choose(d.insert_combo, "xdotool")
-    d.sounds_check.click()
-    d.login_check.click()
-    choose(d.input_combo, None)
-    d.keep_open_check.click()
-    d.max_record_spin.setValue(300)
-    d.tail_spin.setValue(0.6)
-    choose(d.model_combo, "large-v3")
-    choose(d.draft_combo, "distil-large-v3")  # large-v3 has draft models
-    choose(d.device_combo, "cpu")
-    assert d.language_combo.isEnabled()  # large-v3 is multilingual
-    choose(d.language_combo, "de")
-    d.unload_spin.setValue(15)
-    d.prompt_edit.setFocus()
-    qtbot.keyClicks(d.prompt_edit, "ComfyUI, Kubernetes")
-    table = d.replacements.table
+    capture(qtbot, d.general_tab.hotkey_edit, K.Key_F, CTRL | SHIFT)
+    assert d.general_tab.hotkey_edit.text() == "Ctrl+Shift+F"
+    capture(qtbot, d.general_tab.cancel_edit, K.Key_F8)
+    assert d.general_tab.cancel_edit.text() == "F8"
+    choose(d.general_tab.mode_combo, "toggle")
+    choose(d.general_tab.insert_combo, "xdotool")
+    d.general_tab.sounds_check.click()
+    d.general_tab.login_check.click()
+    choose(d.audio_tab.input_combo, None)
+    d.audio_tab.keep_open_check.click()
+    d.audio_tab.max_record_spin.setValue(300)
+    d.audio_tab.tail_spin.setValue(0.6)
+    choose(d.model_tab.model_combo, "large-v3")
+    choose(d.model_tab.draft_combo, "distil-large-v3")  # large-v3 has draft models
+    choose(d.model_tab.device_combo, "cpu")
+    assert d.model_tab.language_combo.isEnabled()  # large-v3 is multilingual
+    choose(d.model_tab.language_combo, "de")
+    d.model_tab.unload_spin.setValue(15)
+    d.text_tab.prompt_edit.setFocus()
+    qtbot.keyClicks(d.text_tab.prompt_edit, "ComfyUI, Kubernetes")
+    table = d.text_tab.replacements.table
     table.selectRow(1)  # "smiley" -> remove it
-    d.replacements.remove_button.click()
-    d.replacements.add_button.click()
+    d.text_tab.replacements.remove_button.click()
+    d.text_tab.replacements.add_button.click()
     table.item(table.rowCount() - 1, 0).setText("new para")
     table.item(table.rowCount() - 1, 1).setText("¶")
-    d.fillers_check.click()
-    d.history_spin.setValue(7)
-    d.keep_audio_check.click()
-    choose(d.engine_combo, "server")
-    d.server_url_edit.setText("https://gpu.example:8443")
-    d.server_model_edit.setText("openai/whisper-large-v3")
-    d.insecure_check.click()
-    d.ca_edit.setText("/etc/dictate/ca.pem")
-    d.live_check.click()
-    d.preview_check.click()
-    d.type_live_check.click()
+    d.text_tab.fillers_check.click()
+    d.privacy_tab.history_spin.setValue(7)
+    d.privacy_tab.keep_audio_check.click()
+    choose(d.server_tab.engine_combo, "server")
+    d.server_tab.server_url_edit.setText("https://gpu.example:8443")
+    d.server_tab.server_model_edit.setText("openai/whisper-large-v3")
+    d.server_tab.insecure_check.click()
+    d.server_tab.ca_edit.setText("/etc/dictate/ca.pem")
+    d.general_tab.live_check.click()
+    d.general_tab.preview_check.click()
+    d.general_tab.type_live_check.click()
     assert d.apply_button.isEnabled() and d.problems() == {}
 
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
@@ -164,9 +165,9 @@ def test_opening_with_saved_settings_and_ok_gives_them_back(qtbot) -> None:
     )
     apply = Recorder()
     d = open_dialog(qtbot, start, apply)
-    assert d.model_combo.currentData() == "distil-small.en"
-    assert d.history_spin.text() == "Forever"
-    assert d.hotkey_edit.text() == "Super+Shift+Space"
+    assert d.model_tab.model_combo.currentData() == "distil-small.en"
+    assert d.privacy_tab.history_spin.text() == "Forever"
+    assert d.general_tab.hotkey_edit.text() == "Super+Shift+Space"
     d.ok_button.click()
     assert apply.calls == [start]
 
@@ -182,7 +183,8 @@ def test_corrupt_settings_file_shows_the_warning_and_the_defaults(qtbot, screens
     text = d.warning_label.text()
     assert "unreadable" in text and str(path) in text and "using the defaults" in text
     assert d.settings() == Settings()
-    assert d.hotkey_edit.text() == "Ctrl+Alt+D" and d.mode_combo.currentData() == "auto"
+    assert d.general_tab.hotkey_edit.text() == "Ctrl+Alt+D"
+    assert d.general_tab.mode_combo.currentData() == "auto"
     screenshot(d, "settings-corrupt-file")
 
 
@@ -194,7 +196,8 @@ def test_unknown_and_invalid_values_are_listed_and_replaced(qtbot) -> None:
     d = open_dialog(qtbot, settings, warnings=warnings)
     assert "Unknown setting 'volume'" in d.warning_label.text()
     assert "mode='sometimes' is not valid" in d.warning_label.text()
-    assert d.mode_combo.currentData() == "auto" and d.history_spin.value() == 7
+    assert d.general_tab.mode_combo.currentData() == "auto"
+    assert d.privacy_tab.history_spin.value() == 7
 
 
 def test_no_warnings_no_banner(qtbot) -> None:
@@ -208,17 +211,19 @@ def apply_calls(d: SettingsDialog) -> list[Settings]:
 
 def test_hotkey_capture_keys_and_validation(qtbot) -> None:
     d = open_dialog(qtbot, Settings())
-    edit = d.hotkey_edit
+    edit = d.general_tab.hotkey_edit
     capture(qtbot, edit, K.Key_D)  # a plain letter would fire while typing
     assert edit.combo == "d"
-    assert d.hotkey_error.isVisible() and "on its own" in d.hotkey_error.text()
+    assert d.general_tab.hotkey_error.isVisible()
+    assert "on its own" in d.general_tab.hotkey_error.text()
     assert not d.ok_button.isEnabled() and d.tabs.tabText(0).endswith("⚠")
     QTest.keyClick(edit, K.Key_Escape)  # undoes this capture
-    assert edit.combo == "<ctrl>+<alt>+d" and not d.hotkey_error.isVisible()
+    assert edit.combo == "<ctrl>+<alt>+d" and not d.general_tab.hotkey_error.isVisible()
     assert d.ok_button.isEnabled() and d.tabs.tabText(0) == "General"
     QTest.keyClick(edit, K.Key_Backspace)  # clears
     assert edit.combo == "" and edit.text() == ""
-    assert d.hotkey_error.text() == "Press a key combination." and not d.ok_button.isEnabled()
+    assert d.general_tab.hotkey_error.text() == "Press a key combination."
+    assert not d.ok_button.isEnabled()
     QTest.keyClick(edit, K.Key_F9)  # a function key alone is fine
     assert edit.combo == "<f9>" and d.ok_button.isEnabled()
     QTest.keyPress(edit, K.Key_Control, CTRL)  # modifiers held: shown as a combination begun
@@ -228,13 +233,13 @@ def test_hotkey_capture_keys_and_validation(qtbot) -> None:
     assert d.isVisible()  # no key reached the dialog
     # The cancel key is one key (config refuses more), takes Esc as a key, and may not be the
     # hotkey itself.
-    capture(qtbot, d.cancel_edit, K.Key_5, CTRL | ALT)
-    assert "Press one key" in d.cancel_error.text() and not d.ok_button.isEnabled()
+    capture(qtbot, d.general_tab.cancel_edit, K.Key_5, CTRL | ALT)
+    assert "Press one key" in d.general_tab.cancel_error.text() and not d.ok_button.isEnabled()
     capture(qtbot, edit, K.Key_F9)
-    capture(qtbot, d.cancel_edit, K.Key_F9)
-    assert "must differ" in d.cancel_error.text() and not d.ok_button.isEnabled()
-    QTest.keyClick(d.cancel_edit, K.Key_Escape)
-    assert d.cancel_edit.combo == "<esc>" and d.ok_button.isEnabled()
+    capture(qtbot, d.general_tab.cancel_edit, K.Key_F9)
+    assert "must differ" in d.general_tab.cancel_error.text() and not d.ok_button.isEnabled()
+    QTest.keyClick(d.general_tab.cancel_edit, K.Key_Escape)
+    assert d.general_tab.cancel_edit.combo == "<esc>" and d.ok_button.isEnabled()
     assert d.isVisible()
     d.ok_button.click()
     saved = config.save(apply_calls(d)[-1])
@@ -245,16 +250,16 @@ def test_hotkey_field_tells_when_it_takes_the_keys(qtbot) -> None:
     d = open_dialog(qtbot, Settings())
     seen: list[bool] = []
     d.capture_active.connect(seen.append)
-    capture(qtbot, d.hotkey_edit, K.Key_F9)
-    d.mode_combo.setFocus()
-    qtbot.waitUntil(lambda: not d.hotkey_edit.hasFocus())
+    capture(qtbot, d.general_tab.hotkey_edit, K.Key_F9)
+    d.general_tab.mode_combo.setFocus()
+    qtbot.waitUntil(lambda: not d.general_tab.hotkey_edit.hasFocus())
     assert seen == [True, False]
 
 
 def test_esc_with_nothing_to_undo_cancels_the_dialog(qtbot) -> None:
     apply = Recorder()
     d = open_dialog(qtbot, Settings(), apply)
-    capture(qtbot, d.hotkey_edit, K.Key_Escape)
+    capture(qtbot, d.general_tab.hotkey_edit, K.Key_Escape)
     assert d.result() == QDialog.DialogCode.Rejected and not d.isVisible()
     assert apply.calls == []
 
@@ -289,16 +294,16 @@ def test_keys_that_cannot_be_written_and_combo_problems() -> None:
 
 def test_unavailable_devices_are_disabled_with_the_reason(qtbot) -> None:
     d = open_dialog(qtbot, Settings())
-    model = d.device_combo.model()
+    model = d.model_tab.device_combo.model()
     for i, (kind, _) in enumerate(DEVICES):
         reason = unavailable_reason(kind) if kind != "auto" else None
         item = model.item(i)
         assert item.isEnabled() == (reason is None), kind
-        assert d.device_combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == reason
+        assert d.model_tab.device_combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == reason
         if reason:
-            assert d.device_combo.itemText(i).endswith("(not available)")
-    assert model.item(d.device_combo.findData("cpu")).isEnabled()
-    assert not d.device_note.isVisible()
+            assert d.model_tab.device_combo.itemText(i).endswith("(not available)")
+    assert model.item(d.model_tab.device_combo.findData("cpu")).isEnabled()
+    assert not d.model_tab.device_note.isVisible()
 
 
 def test_a_saved_device_that_is_not_here_is_kept_and_explained(qtbot) -> None:
@@ -310,8 +315,8 @@ def test_a_saved_device_that_is_not_here_is_kept_and_explained(qtbot) -> None:
     apply = Recorder()
     d = open_dialog(qtbot, Settings(device="cuda"), apply)
     d.tabs.setCurrentIndex(2)
-    assert d.device_combo.currentData() == "cuda"
-    assert d.device_note.isVisible() and reason in d.device_note.text()
+    assert d.model_tab.device_combo.currentData() == "cuda"
+    assert d.model_tab.device_note.isVisible() and reason in d.model_tab.device_note.text()
     d.ok_button.click()  # not blocked: the same settings file may serve a GPU machine too
     assert apply.calls == [Settings(device="cuda")]
 
@@ -320,36 +325,37 @@ def test_model_choices_other_folder_and_english_only(qtbot, tmp_path, embedded_s
     apply = Recorder()
     d = open_dialog(qtbot, Settings(language="fr", model="large-v3"), apply)
     d.tabs.setCurrentIndex(2)
-    assert d.language_combo.isEnabled() and d.settings().language == "fr"
-    choose(d.model_combo, "tiny.en")  # English only: the language is not asked
-    assert not d.language_combo.isEnabled() and d.language_note.isVisible()
+    assert d.model_tab.language_combo.isEnabled() and d.settings().language == "fr"
+    choose(d.model_tab.model_combo, "tiny.en")  # English only: the language is not asked
+    assert not d.model_tab.language_combo.isEnabled() and d.model_tab.language_note.isVisible()
     assert d.settings().language is None
-    texts = [d.model_combo.itemText(i) for i in range(d.model_combo.count())]
-    assert d.model_combo.itemText(0).startswith("Automatic: ")
+    texts = [d.model_tab.model_combo.itemText(i) for i in range(d.model_tab.model_combo.count())]
+    assert d.model_tab.model_combo.itemText(0).startswith("Automatic: ")
     assert any(t.startswith("distil-large-v3 · English · ") for t in texts)
     assert any(t == "large-v3-turbo · 99 languages · download 1620 MB" for t in texts)
 
-    choose(d.model_combo, OTHER)
-    assert d.other_row.isVisible() and not d.ok_button.isEnabled()
-    d.other_edit.setFocus()
-    qtbot.keyClicks(d.other_edit, "not a hub id")
-    assert "hub id" in d.model_error.text() and not d.ok_button.isEnabled()
-    d.other_edit.setText(str(tmp_path / "missing"))
-    assert "does not exist" in d.model_error.text()
+    choose(d.model_tab.model_combo, OTHER)
+    assert d.model_tab.other_row.isVisible() and not d.ok_button.isEnabled()
+    d.model_tab.other_edit.setFocus()
+    qtbot.keyClicks(d.model_tab.other_edit, "not a hub id")
+    assert "hub id" in d.model_tab.model_error.text() and not d.ok_button.isEnabled()
+    d.model_tab.other_edit.setText(str(tmp_path / "missing"))
+    assert "does not exist" in d.model_tab.model_error.text()
     pickled = tmp_path / "pickled"
     pickled.mkdir()
     (pickled / "config.json").write_text('{"model_type": "whisper"}')
     (pickled / "pytorch_model.bin").write_bytes(b"\0")
-    d.other_edit.setText(str(pickled))
-    assert "safetensors" in d.model_error.text()
-    d.other_edit.setText(str(embedded_src))  # a real CTranslate2 Whisper folder
-    assert not d.model_error.isVisible() and d.ok_button.isEnabled()
-    d.other_edit.setText("my-org/whisper-custom")
-    assert d.ok_button.isEnabled() and d.language_combo.isEnabled()  # unknown: may be multi
-    d.language_combo.setEditText("klingon!")
-    assert "language code" in d.language_error.text() and not d.ok_button.isEnabled()
-    d.language_combo.setEditText("pt-BR")  # a code not in the list, typed
-    assert not d.language_error.isVisible()
+    d.model_tab.other_edit.setText(str(pickled))
+    assert "safetensors" in d.model_tab.model_error.text()
+    d.model_tab.other_edit.setText(str(embedded_src))  # a real CTranslate2 Whisper folder
+    assert not d.model_tab.model_error.isVisible() and d.ok_button.isEnabled()
+    d.model_tab.other_edit.setText("my-org/whisper-custom")
+    assert d.ok_button.isEnabled()
+    assert d.model_tab.language_combo.isEnabled()  # unknown: may be multi
+    d.model_tab.language_combo.setEditText("klingon!")
+    assert "language code" in d.model_tab.language_error.text() and not d.ok_button.isEnabled()
+    d.model_tab.language_combo.setEditText("pt-BR")  # a code not in the list, typed
+    assert not d.model_tab.language_error.isVisible()
     d.ok_button.click()
     assert apply.calls[-1].model == "my-org/whisper-custom"
     assert apply.calls[-1].language == "pt-BR"
@@ -358,25 +364,26 @@ def test_model_choices_other_folder_and_english_only(qtbot, tmp_path, embedded_s
 def test_replacement_problems_are_shown(qtbot) -> None:
     d = open_dialog(qtbot, Settings(replacements={"gpt": "GPT"}))
     d.tabs.setCurrentIndex(3)
-    table = d.replacements.table
-    d.replacements.add_button.click()
+    table = d.text_tab.replacements.table
+    d.text_tab.replacements.add_button.click()
     table.item(1, 0).setText("GPT")  # the same words in another case
     table.item(1, 1).setText("G.P.T.")
-    assert "twice" in d.replacements_error.text() and not d.ok_button.isEnabled()
+    assert "twice" in d.text_tab.replacements_error.text() and not d.ok_button.isEnabled()
     table.item(1, 0).setText("")
-    assert "needs the words" in d.replacements_error.text()
+    assert "needs the words" in d.text_tab.replacements_error.text()
     table.item(1, 1).setText("")  # a blank row is simply skipped
-    assert not d.replacements_error.isVisible() and d.ok_button.isEnabled()
+    assert not d.text_tab.replacements_error.isVisible() and d.ok_button.isEnabled()
     assert d.settings().replacements == {"gpt": "GPT"}
-    d.prompt_edit.setPlainText("x" * 2001)
-    assert "at most 2000" in d.prompt_error.text() and not d.ok_button.isEnabled()
+    d.text_tab.prompt_edit.setPlainText("x" * 2001)
+    assert "at most 2000" in d.text_tab.prompt_error.text() and not d.ok_button.isEnabled()
     # What config would refuse when the file is read back is refused here already.
-    d.prompt_edit.setPlainText("ComfyUI\x1b[31m")
-    assert "control characters" in d.prompt_error.text() and not d.ok_button.isEnabled()
-    d.prompt_edit.setPlainText("ComfyUI,\nKubernetes")  # line breaks are fine
-    assert not d.prompt_error.isVisible() and d.ok_button.isEnabled()
+    d.text_tab.prompt_edit.setPlainText("ComfyUI\x1b[31m")
+    assert "control characters" in d.text_tab.prompt_error.text() and not d.ok_button.isEnabled()
+    d.text_tab.prompt_edit.setPlainText("ComfyUI,\nKubernetes")  # line breaks are fine
+    assert not d.text_tab.prompt_error.isVisible() and d.ok_button.isEnabled()
     table.item(0, 1).setText("GPT\n")  # typed into a terminal, that would press Enter
-    assert "control characters" in d.replacements_error.text() and not d.ok_button.isEnabled()
+    assert "control characters" in d.text_tab.replacements_error.text()
+    assert not d.ok_button.isEnabled()
 
 
 def test_apply_warnings_are_shown_and_ok_then_closes(qtbot) -> None:
@@ -384,7 +391,7 @@ def test_apply_warnings_are_shown_and_ok_then_closes(qtbot) -> None:
     d = open_dialog(qtbot, Settings())
     d._apply_cb = apply
     assert not d.apply_button.isEnabled()  # nothing changed yet
-    d.sounds_check.click()
+    d.general_tab.sounds_check.click()
     assert d.apply_button.isEnabled()
     d.apply_button.click()
     assert apply.calls == [replace(Settings(), sounds=False)]
@@ -398,7 +405,7 @@ def test_apply_warnings_are_shown_and_ok_then_closes(qtbot) -> None:
 def test_ok_with_warnings_stays_open_to_show_them(qtbot) -> None:
     apply = Recorder(warnings=["the model could not be loaded; the old one stays"])
     d = open_dialog(qtbot, Settings(), apply)
-    choose(d.model_combo, "base.en")
+    choose(d.model_tab.model_combo, "base.en")
     d.ok_button.click()
     assert d.isVisible() and "old one stays" in d.warning_label.text()
     d.ok_button.click()
@@ -410,10 +417,10 @@ def test_a_failing_apply_keeps_the_dialog_and_the_edits(qtbot) -> None:
         raise DictateError("cannot write the settings file (disk full)")
 
     d = open_dialog(qtbot, Settings(), apply)
-    d.history_spin.setValue(3)
+    d.privacy_tab.history_spin.setValue(3)
     d.ok_button.click()
     assert d.isVisible() and "disk full" in d.warning_label.text()
-    assert d.history_spin.value() == 3 and d.cancel_button.text() == "Cancel"
+    assert d.privacy_tab.history_spin.value() == 3 and d.cancel_button.text() == "Cancel"
 
 
 def test_restore_defaults(qtbot) -> None:
@@ -459,15 +466,16 @@ def no_audio_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_level_meter_says_no_microphone(qtbot, no_audio_devices, screenshot) -> None:
     d = open_dialog(qtbot, Settings())
-    assert d.mic_level.state == "off"  # not on the Audio tab: the microphone is left alone
+    # Not on the Audio tab: the microphone is left alone.
+    assert d.audio_tab.mic_level.state == "off"
     d.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: d.mic_level.state == "error", timeout=5000)
-    assert d.mic_level.status.isVisible()
-    assert "no microphone found" in d.mic_level.status.text().lower()
-    assert not d.mic_level.bar.isEnabled()
+    qtbot.waitUntil(lambda: d.audio_tab.mic_level.state == "error", timeout=5000)
+    assert d.audio_tab.mic_level.status.isVisible()
+    assert "no microphone found" in d.audio_tab.mic_level.status.text().lower()
+    assert not d.audio_tab.mic_level.bar.isEnabled()
     screenshot(d, "settings-audio")
     d.tabs.setCurrentIndex(0)
-    assert d.mic_level.state == "off"
+    assert d.audio_tab.mic_level.state == "off"
 
 
 def test_screenshots_of_every_tab(qtbot, screenshot) -> None:
@@ -510,26 +518,26 @@ def test_the_desktop_routes_are_shown_read_only(qtbot):
 def test_draft_models_are_offered_for_the_models_they_fit(qtbot) -> None:
     """Speculative decoding in the settings: large-v3's catalog pairs, and nothing for others."""
     d = open_dialog(qtbot, Settings(model="large-v3", assistant="distil-large-v3"))
-    assert d.draft_combo.isEnabled()
-    names = [d.draft_combo.itemData(i) for i in range(d.draft_combo.count())]
+    assert d.model_tab.draft_combo.isEnabled()
+    names = [d.model_tab.draft_combo.itemData(i) for i in range(d.model_tab.draft_combo.count())]
     assert names == [None, "distil-large-v3", "distil-large-v3.5"]
     assert d.settings().assistant == "distil-large-v3"
-    d.draft_combo.setCurrentIndex(2)
+    d.model_tab.draft_combo.setCurrentIndex(2)
     assert d.settings().assistant == "distil-large-v3.5"
-    d.draft_combo.setCurrentIndex(0)
+    d.model_tab.draft_combo.setCurrentIndex(0)
     assert d.settings().assistant is None
-    d.model_combo.setCurrentIndex(d.model_combo.findData("tiny.en"))
-    assert not d.draft_combo.isEnabled() and d.draft_combo.count() == 1
+    d.model_tab.model_combo.setCurrentIndex(d.model_tab.model_combo.findData("tiny.en"))
+    assert not d.model_tab.draft_combo.isEnabled() and d.model_tab.draft_combo.count() == 1
 
 
 def test_server_address_problems_are_shown_and_block_ok(qtbot) -> None:
     d = open_dialog(qtbot, Settings(), Recorder())
-    choose(d.engine_combo, "server")
+    choose(d.server_tab.engine_combo, "server")
     assert "address" in d.problems()["server_url"] and not d.ok_button.isEnabled()
-    d.server_url_edit.setText("http://192.168.1.20:8000")
+    d.server_tab.server_url_edit.setText("http://192.168.1.20:8000")
     assert "unencrypted" in d.problems()["server_url"]
     assert d.tabs.tabText(d.tabs.count() - 1) == "Server ⚠"
-    d.insecure_check.click()  # the person's own network: allowed when they say so
+    d.server_tab.insecure_check.click()  # the person's own network: allowed when they say so
     assert d.problems() == {} and d.ok_button.isEnabled()
-    d.server_url_edit.setText("https://me:pw@gpu.example")
+    d.server_tab.server_url_edit.setText("https://me:pw@gpu.example")
     assert "API key field" in d.problems()["server_url"]

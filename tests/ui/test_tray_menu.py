@@ -240,8 +240,8 @@ def test_tray_and_settings_agree_on_the_default_model_on_a_cuda_machine(
     default, and both offer the same languages."""
     from dictate.engine import catalog
     from dictate.engine import device as devices
-    from dictate.ui import settings_dialog
     from dictate.ui import tray as tray_module
+    from dictate.ui.settings import SettingsDialog, model_tab
 
     monkeypatch.setattr(devices, "unavailable_reason", lambda kind: None)  # CUDA is "there"
     app.settings = Settings(model=None, device="auto")
@@ -249,10 +249,10 @@ def test_tray_and_settings_agree_on_the_default_model_on_a_cuda_machine(
     models = submenu(tray.menu, "Model")
     checked = [a.text().split("\t")[0] for a in models.actions() if a.isChecked()]
     assert checked == [catalog.default_model("cuda").name] == ["distil-large-v3"]
-    dialog = settings_dialog.SettingsDialog(Settings(model=None, device="auto"), lambda s: [])
+    dialog = SettingsDialog(Settings(model=None, device="auto"), lambda s: [])
     qtbot.addWidget(dialog)
-    assert dialog.model_combo.itemText(0) == "Automatic: distil-large-v3 on this device"
-    assert tray_module.LANGUAGES is settings_dialog.LANGUAGES is catalog.LANGUAGES
+    assert dialog.model_tab.model_combo.itemText(0) == "Automatic: distil-large-v3 on this device"
+    assert tray_module.LANGUAGES is model_tab.LANGUAGES is catalog.LANGUAGES
 
 
 def test_large_v3_offers_its_draft_models(tray, app) -> None:

@@ -4,6 +4,7 @@ It drives a core `dictate.files.queue.FileQueue`. The queue runs on its own thre
 listeners about every change from there; a private relay re-emits each change as a Qt signal, so
 the slots that touch widgets run on the GUI thread. Nothing slow happens on the GUI thread: adding
 a file only queues it (the worker probes and decodes it), and an export writes one small file.
+Its parts: the drop zone, the queue's rows, the wording and the save dialog, a module each.
 """
 
 from __future__ import annotations
@@ -12,187 +13,52 @@ import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QColor,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
     QKeySequence,
-    QPalette,
     QShortcut,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QToolButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from dictate.engine.longform import Gap
 from dictate.errors import DictateError
 from dictate.export import FORMATS
-from dictate.files.queue import AUDIO_SUFFIXES, VIDEO_SUFFIXES, FileJob, FileQueue, media_files
-from dictate.transcript import describe_gaps
-
-__all__ = ["DropZone", "FilesPanel", "clock", "file_filters", "split_urls", "stamp"]
-
-COL_FILE, COL_STATE, COL_PROGRESS, COL_TIME, COL_ACTION = range(5)
-FORMAT_NAMES = {
-    "txt": "Plain text",
-    "srt": "SubRip subtitles",
-    "vtt": "WebVTT subtitles",
-    "json": "JSON with timestamps",
-}
-STATE_WORDS = {
-    "queued": "Queued",
-    "running": "Transcribing",
-    "done": "Done",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-}
-_PROGRESS_STEPS = 1000
-
-
-def _patterns(suffixes: Iterable[str]) -> str:
-    return " ".join(f"*{s}" for s in sorted(suffixes))
-
-
-def file_filters() -> list[str]:
-    """The "Add files…" dialog's filters: audio and video together first."""
-    return [
-        f"Audio and video ({_patterns(AUDIO_SUFFIXES | VIDEO_SUFFIXES)})",
-        f"Audio ({_patterns(AUDIO_SUFFIXES)})",
-        f"Video ({_patterns(VIDEO_SUFFIXES)})",
-        "All files (*)",
-    ]
-
-
-def clock(seconds: float) -> str:
-    """m:ss, or h:mm:ss from an hour on (durations and elapsed times)."""
-    s = max(0, int(seconds))
-    h, rest = divmod(s, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
-
-
-def gap_mark(gap: Gap) -> str:
-    """The transcript's line for speech that gave no text."""
-    return f"[no text came from the speech at {describe_gaps([(gap.start, gap.end)])}]"
-
-
-def stamp(seconds: float) -> str:
-    """[mm:ss], or [h:mm:ss] from an hour on (segment starts in the results)."""
-    s = max(0, int(seconds))
-    h, rest = divmod(s, 3600)
-    return f"[{h}:{rest // 60:02d}:{rest % 60:02d}]" if h else f"[{rest // 60:02d}:{rest % 60:02d}]"
-
-
-def split_urls(urls: Iterable[QUrl]) -> tuple[list[Path], list[str]]:
-    """Local files (as paths) and everything else (as text, to say why it was refused)."""
-    local, other = [], []
-    for url in urls:
-        if url.isLocalFile() and url.toLocalFile():
-            local.append(Path(url.toLocalFile()))
-        else:
-            other.append(url.toDisplayString())
-    return local, other
-
-
-def _short_error(job: FileJob) -> str:
-    """The error without the file's path in front: the row already names the file."""
-    error = job.error or "failed"
-    for prefix in (f"{job.path}: ", f"{job.path.name}: "):
-        if error.startswith(prefix):
-            return error[len(prefix) :]
-    return error
-
-
-def _error_colour(palette: QPalette) -> QColor:
-    """A red that reads on the current background, light or dark."""
-    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
-    return QColor("#ff7b72") if dark else QColor("#b3261e")
+from dictate.files.queue import FileJob, FileQueue, media_files
+from dictate.ui.files_panel.drop_zone import DropZone, accept_copy, split_urls
+from dictate.ui.files_panel.export import DEFAULT_FORMAT, chosen_format, transcript_save_dialog
+from dictate.ui.files_panel.formatting import (
+    FORMAT_NAMES,
+    count,
+    error_colour,
+    file_filters,
+    short_error,
+    summary,
+    transcript_lines,
+)
+from dictate.ui.files_panel.queue_tree import QueueTree
 
 
 class _Relay(QObject):
     """Carries queue notifications from the worker thread to the GUI thread."""
 
     changed = Signal(object)  # FileJob
-
-
-class DropZone(QFrame):
-    """The dashed "drop files here" area with the "Add files…" button."""
-
-    dropped = Signal(list, list)  # local paths, refused URLs (as text)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("dropZone")
-        self.setAcceptDrops(True)
-        self.setProperty("hover", False)
-        self.setStyleSheet(
-            "#dropZone { border: 2px dashed palette(mid); border-radius: 8px; }"
-            '#dropZone[hover="true"] { border-color: palette(highlight);'
-            " background: palette(alternate-base); }"
-        )
-        self.setMinimumHeight(64)
-        icon = QLabel()
-        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon).pixmap(32))
-        self.label = QLabel("<b>Drop audio or video files here</b><br>or folders that hold them")
-        self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.add_button = QPushButton("&Add files…")
-        self.add_button.setToolTip("Choose audio or video files to transcribe (Ctrl+O)")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(16, 10, 16, 10)
-        layout.setSpacing(12)
-        layout.addWidget(icon)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.add_button)
-
-    def set_hover(self, hover: bool) -> None:
-        self.setProperty("hover", hover)
-        self.style().unpolish(self)  # restyle for the [hover] selector
-        self.style().polish(self)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if _accept_copy(event):
-            self.set_hover(True)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        _accept_copy(event)
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self.set_hover(False)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self.set_hover(False)
-        if _accept_copy(event):
-            self.dropped.emit(*split_urls(event.mimeData().urls()))
-
-
-def _accept_copy(event: QDropEvent) -> bool:
-    """Take a drag that carries URLs, always as a copy: a "move" could make the file manager
-    delete the file once it is dropped. (Enter and move events are drop events in Qt.)"""
-    if not event.mimeData().hasUrls():
-        event.ignore()
-        return False
-    event.setDropAction(Qt.DropAction.CopyAction)
-    event.accept()
-    return True
 
 
 class FilesPanel(QWidget):
@@ -202,7 +68,6 @@ class FilesPanel(QWidget):
         super().__init__(parent)
         self.queue = queue
         self.setAcceptDrops(True)  # a drop anywhere on the panel counts, not just on the zone
-        self._rows: dict[int, QTreeWidgetItem] = {}
         self._removed: set[int] = set()  # a late notification must not bring a row back
         self._shown: tuple[int, int] | None = None  # (job id, segments shown) in the results
         self._last_dir = str(Path.home())
@@ -214,22 +79,8 @@ class FilesPanel(QWidget):
         self.add_button = self.drop_zone.add_button
         self.add_button.clicked.connect(self.pick_files)
 
-        self.tree = QTreeWidget()
-        self.tree.setAccessibleName("File queue")
-        self.tree.setHeaderLabels(["File", "State", "Progress", "Time", ""])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_ACTION, QHeaderView.ResizeMode.ResizeToContents)
-        header.resizeSection(COL_STATE, 170)
-        header.resizeSection(COL_PROGRESS, 120)
+        self.tree = QueueTree()
+        self.tree.action.connect(self._cancel_or_remove)
         self.tree.currentItemChanged.connect(lambda *_: self._show_selected())
 
         self.header_label = QLabel()
@@ -375,9 +226,9 @@ class FilesPanel(QWidget):
         if jobs and self._selected_job_finished():  # show the new file, not an old result
             self.select_job(jobs[0].id)
         if jobs:
-            notes = [f"Added {_count(len(jobs))}."]
+            notes = [f"Added {count(len(jobs))}."]
             if len(fresh) < len(files):
-                notes.append(f"{_count(len(files) - len(fresh))} already in the queue.")
+                notes.append(f"{count(len(files) - len(fresh))} already in the queue.")
         elif files:
             notes = ["Already in the queue."]
         else:
@@ -387,40 +238,40 @@ class FilesPanel(QWidget):
         return jobs, notes
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if _accept_copy(event):
+        if accept_copy(event):
             self.drop_zone.set_hover(True)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        _accept_copy(event)
+        accept_copy(event)
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
         self.drop_zone.set_hover(False)
 
     def dropEvent(self, event: QDropEvent) -> None:
         self.drop_zone.set_hover(False)
-        if _accept_copy(event):
+        if accept_copy(event):
             self._on_dropped(*split_urls(event.mimeData().urls()))
 
     # ---- the queue ----------------------------------------------------------------------------
 
     def row_for(self, job_id: int) -> QTreeWidgetItem | None:
-        return self._rows.get(job_id)
+        return self.tree.rows.get(job_id)
 
     def progress_bar(self, job_id: int) -> QProgressBar:
-        return self.tree.itemWidget(self._rows[job_id], COL_PROGRESS)
+        return self.tree.progress_bar(job_id)
 
     def action_button(self, job_id: int) -> QToolButton:
-        return self.tree.itemWidget(self._rows[job_id], COL_ACTION)
+        return self.tree.action_button(job_id)
 
     def select_job(self, job_id: int) -> None:
-        self.tree.setCurrentItem(self._rows[job_id])
+        self.tree.setCurrentItem(self.tree.rows[job_id])
 
     def selected_job(self) -> FileJob | None:
-        item = self.tree.currentItem()
-        if item is None:
+        job_id = self.tree.current_job_id()
+        if job_id is None:
             return None
         try:
-            return self.queue.get(item.data(COL_FILE, Qt.ItemDataRole.UserRole))
+            return self.queue.get(job_id)
         except KeyError:
             return None
 
@@ -432,10 +283,8 @@ class FilesPanel(QWidget):
         """A job changed (GUI thread): update its row, and the results if it is selected."""
         if job.id in self._removed:
             return
-        item = self._rows.get(job.id)
-        if item is None:
-            item = self._new_row(job)
-        self._render_row(item, job)
+        self.tree.show_job(job)
+        self.stack.setCurrentIndex(1)
         if self.selected_job() is job:
             self._show_selected()
         running = any(j.status == "running" for j in self.queue.jobs)
@@ -444,72 +293,10 @@ class FilesPanel(QWidget):
         elif not running:
             self._ticker.stop()
 
-    def _new_row(self, job: FileJob) -> QTreeWidgetItem:
-        item = QTreeWidgetItem([job.path.name, "", "", ""])
-        item.setData(COL_FILE, Qt.ItemDataRole.UserRole, job.id)
-        item.setToolTip(COL_FILE, str(job.path))
-        item.setTextAlignment(COL_TIME, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.tree.addTopLevelItem(item)
-        bar = QProgressBar()
-        bar.setRange(0, _PROGRESS_STEPS)
-        bar.setTextVisible(True)
-        bar.setAccessibleName(f"Progress of {job.path.name}")
-        self.tree.setItemWidget(item, COL_PROGRESS, bar)
-        button = QToolButton()
-        button.setAutoRaise(True)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        button.clicked.connect(lambda _=False, i=job.id: self._cancel_or_remove(i))
-        self.tree.setItemWidget(item, COL_ACTION, button)
-        self._rows[job.id] = item
-        self.stack.setCurrentIndex(1)
-        return item
-
-    def _render_row(self, item: QTreeWidgetItem, job: FileJob) -> None:
-        state = STATE_WORDS.get(job.status, job.status)
-        if job.status == "running" and job.detail:
-            state = job.detail[:1].upper() + job.detail[1:]
-        elif job.status == "failed":
-            state = f"Failed: {_short_error(job)}"
-        item.setText(COL_STATE, state)
-        item.setToolTip(COL_STATE, job.error or state)
-        colour = _error_colour(self.palette()) if job.status == "failed" else None
-        item.setData(COL_STATE, Qt.ItemDataRole.ForegroundRole, colour)  # None: the palette's
-        self._render_time(item, job)
-
-        bar: QProgressBar = self.tree.itemWidget(item, COL_PROGRESS)
-        fraction = job.fraction
-        if job.status == "running" and fraction is None and not job.detail:
-            bar.setRange(0, 0)  # length unknown: a busy bar
-        else:
-            bar.setRange(0, _PROGRESS_STEPS)
-            bar.setValue(round((fraction or 0.0) * _PROGRESS_STEPS))
-        bar.setEnabled(job.status in ("queued", "running", "done"))
-        bar.setTextVisible(job.status != "failed")  # "0 %" would say nothing there
-
-        button: QToolButton = self.tree.itemWidget(item, COL_ACTION)
-        if job.finished:
-            button.setText("Remove")
-            button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
-            button.setToolTip(f"Remove {job.path.name} from the list (Delete)")
-        else:
-            button.setText("Cancel")
-            button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton))
-            button.setToolTip(f"Stop transcribing {job.path.name} (Delete)")
-        button.setEnabled(not (job.status == "running" and job.detail == "stopping…"))
-
-    @staticmethod
-    def _render_time(item: QTreeWidgetItem, job: FileJob) -> None:
-        spent = job.running_s
-        text = clock(spent) if spent is not None else ""
-        if job.duration_s is not None:
-            text = f"{text} / {clock(job.duration_s)}" if text else clock(job.duration_s)
-        item.setText(COL_TIME, text)
-        item.setToolTip(COL_TIME, "time spent / length of the recording")
-
     def _tick(self) -> None:
         for job in self.queue.jobs:
-            if job.status == "running" and job.id in self._rows:
-                self._render_time(self._rows[job.id], job)
+            if job.status == "running" and job.id in self.tree.rows:
+                self.tree.show_time(job)
 
     def _cancel_or_remove_selected(self) -> None:
         job = self.selected_job()
@@ -526,9 +313,8 @@ class FilesPanel(QWidget):
             return
         self.queue.remove(job_id)
         self._removed.add(job_id)
-        item = self._rows.pop(job_id)
-        self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
-        if not self._rows:
+        self.tree.remove_job(job_id)
+        if not self.tree.rows:
             self.stack.setCurrentIndex(0)
         self._show_selected()
 
@@ -549,49 +335,25 @@ class FilesPanel(QWidget):
             self.error_label.hide()
             self.results.clear()
             return
-        self.header_label.setText(self._summary(job))
+        self.header_label.setText(summary(job))
         if job.status == "failed":
-            self.error_label.setText(f"Could not transcribe {job.path.name}: {_short_error(job)}")
-            self.error_label.setStyleSheet(f"color: {_error_colour(self.palette()).name()}")
+            self.error_label.setText(f"Could not transcribe {job.path.name}: {short_error(job)}")
+            self.error_label.setStyleSheet(f"color: {error_colour(self.palette()).name()}")
             self.error_label.show()
         else:
             self.error_label.hide()
         segments = list(job.segments)
-        # Speech that gave no text is marked where it was, never left out silently.
-        lines = sorted(
-            [(s.start, f"{stamp(s.start)} {s.text.strip()}") for s in segments]
-            + [(g.start, f"{stamp(g.start)} {gap_mark(g)}") for g in list(job.gaps)],
-            key=lambda line: line[0],
-        )
+        lines = transcript_lines(segments, list(job.gaps))
         if self._shown is not None and self._shown[0] == job.id and self._shown[1] <= len(lines):
-            for _, line in lines[self._shown[1] :]:  # live: only what arrived since
+            for line in lines[self._shown[1] :]:  # live: only what arrived since
                 self.results.appendPlainText(line)
         else:
-            self.results.setPlainText("\n".join(line for _, line in lines))
+            self.results.setPlainText("\n".join(lines))
         self._shown = (job.id, len(lines))
         if job.status in ("done", "cancelled") and not segments:
             self.results.setPlaceholderText("No speech was found in this file.")
         elif job.status in ("queued", "running"):
             self.results.setPlaceholderText("The transcript appears here as it is made.")
-
-    @staticmethod
-    def _summary(job: FileJob) -> str:
-        parts = [job.path.name]
-        if job.status == "done" and job.elapsed_s is not None:
-            parts.append(f"done in {clock(job.elapsed_s)}")
-        elif job.status == "running":
-            fraction = job.fraction
-            parts.append(
-                job.detail or (f"transcribing, {fraction:.0%}" if fraction else "transcribing")
-            )
-        else:
-            parts.append(STATE_WORDS.get(job.status, job.status).lower())
-        if job.duration_s is not None:
-            parts.append(f"{clock(job.duration_s)} of audio")
-        if job.model:  # a model folder by its name, not its whole path
-            model = Path(job.model)
-            parts.append(model.name if model.is_absolute() else job.model)
-        return " · ".join(parts)
 
     def copy_text(self) -> None:
         job = self.selected_job()
@@ -617,28 +379,17 @@ class FilesPanel(QWidget):
         job = self.selected_job()
         if job is None or job.status != "done":
             return None
-        filters = [f"{FORMAT_NAMES[f]} (*.{f})" for f in FORMATS]
-        start = self.queue.default_export_path(job.id, "srt")
-        dialog = QFileDialog(self, f"Save the transcript of {job.path.name}", str(start))
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
-        dialog.setNameFilters(filters)
-        dialog.selectNameFilter(filters[FORMATS.index("srt")])
-        dialog.setDefaultSuffix("srt")
-        dialog.filterSelected.connect(
-            lambda f: dialog.setDefaultSuffix(FORMATS[filters.index(f)] if f in filters else "")
+        start = self.queue.default_export_path(job.id, DEFAULT_FORMAT)
+        dialog = transcript_save_dialog(
+            self, job.path.name, start, lambda name, d, i=job.id: self._save_to(i, name, d)
         )
-        dialog.fileSelected.connect(lambda name, i=job.id: self._save_to(i, name, dialog))
         self.save_dialog = dialog
         dialog.open()
         return dialog
 
     def _save_to(self, job_id: int, name: str, dialog: QFileDialog) -> None:
         path = Path(name)
-        fmt = path.suffix.lower().removeprefix(".")
-        if fmt not in FORMATS:  # a name without a known suffix: the chosen filter's format
-            chosen = dialog.selectedNameFilter()
-            fmt = next((f for f in FORMATS if chosen.endswith(f"(*.{f})")), "txt")
+        fmt = chosen_format(path, dialog.selectedNameFilter())
         try:
             written = self.queue.export(job_id, fmt, path)
         except KeyError:
@@ -653,16 +404,12 @@ class FilesPanel(QWidget):
 
     def say(self, message: str, *, error: bool = False) -> None:
         self.message_label.setText(message)
-        colour = _error_colour(self.palette()).name() if error else ""
+        colour = error_colour(self.palette()).name() if error else ""
         self.message_label.setStyleSheet(f"color: {colour}" if colour else "")
 
     @property
     def message(self) -> str:
         return self.message_label.text()
-
-
-def _count(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _remove(queue: FileQueue, listener: object) -> None:

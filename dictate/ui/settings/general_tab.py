@@ -1,0 +1,123 @@
+"""The General tab: the hotkeys, the mode, how text is inserted, sounds, start-up and live
+dictation (dictation/live.py: transcribe while speaking, preview, typing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QToolButton, QWidget
+
+from dictate import choices
+from dictate.config import Settings
+from dictate.ui.hotkey_edit import HotkeyEdit, display_text
+from dictate.ui.settings.widgets import ErrorLabel, Tab, form, hint, row, select, stack
+
+MODES = tuple((c.value, c.description) for c in choices.MODES)
+INSERT_METHODS = tuple((c.value, c.description) for c in choices.INSERT_METHODS)
+
+
+class GeneralTab(Tab):
+    capture_active = Signal(bool)  # a hotkey field has focus: the app may pause its hotkey
+    title = "General"
+    fields = ("hotkey", "cancel_key")
+    labelled = ("hotkey", "cancel_key")
+
+    def __init__(self, routes: Mapping[str, str]) -> None:
+        """`routes`: how the hotkey and insertion work on this desktop (App.desktop_routes)."""
+        super().__init__()
+        layout = form(self)
+        defaults = Settings()
+        self.hotkey_edit = HotkeyEdit()
+        self.hotkey_edit.setAccessibleName("Dictation hotkey")
+        self.hotkey_error = ErrorLabel()
+        note = hint("Click the field, then press the keys. Esc undoes, Backspace clears.")
+        field = stack(self._hotkey_row(self.hotkey_edit, defaults.hotkey), self.hotkey_error, note)
+        row(layout, "Dictation &hotkey:", field, self.hotkey_edit)
+        self.mode_combo = self.combo(MODES)
+        layout.addRow("&Mode:", self.mode_combo)
+        self.cancel_edit = HotkeyEdit(escape_is_key=True, require_modifier=False, single_key=True)
+        self.cancel_edit.setAccessibleName("Cancel key")
+        self.cancel_error = ErrorLabel()
+        note = hint("One key that throws the recording away while you are recording.")
+        field = stack(
+            self._hotkey_row(self.cancel_edit, defaults.cancel_key), self.cancel_error, note
+        )
+        row(layout, "&Cancel key:", field, self.cancel_edit)
+        self.insert_combo = self.combo(INSERT_METHODS)
+        layout.addRow("&Insert text by:", self.insert_combo)
+        for key, label in (("hotkey", "Hotkey here:"), ("insertion", "Insertion here:")):
+            if key in routes:  # read-only facts about this desktop, not settings
+                shown = hint(routes[key])
+                shown.setObjectName(f"route_{key}")
+                shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                layout.addRow(label, shown)
+        self.sounds_check = self.check("Play a sound when recording starts and stops")
+        layout.addRow("Sounds:", self.sounds_check)
+        self.login_check = self.check("Start dictate when I log in")
+        layout.addRow("Start-up:", self.login_check)
+        self._live_rows(layout)
+
+    def _hotkey_row(self, edit: HotkeyEdit, default: str) -> QWidget:
+        reset = QToolButton()
+        reset.setText("Default")
+        reset.setToolTip(f"Use the default, {display_text(default)}")
+        reset.clicked.connect(lambda: edit.set_combo(default))
+        edit.combo_changed.connect(self.emit_changed)
+        edit.capture_active.connect(self.capture_active.emit)
+        field = QWidget()
+        box = QHBoxLayout(field)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(edit, 1)
+        box.addWidget(reset)
+        return field
+
+    def _live_rows(self, layout: QFormLayout) -> None:
+        """Live dictation (dictation/live.py): transcribe while speaking, preview, typing."""
+        self.live_check = self.check("Transcribe while I speak (a short wait after release)")
+        self.preview_check = self.check("Show the words near the bottom of the screen")
+        self.type_live_check = self.check("Type the words while I speak")
+        self.type_live_check.setToolTip(
+            "Text is typed as soon as it is final. Cancel then removes nothing already typed."
+        )
+        field = stack(self.live_check, self.preview_check, self.type_live_check)
+        layout.addRow("Live:", field)
+
+    def load(self, s: Settings) -> None:
+        self.hotkey_edit.set_combo(s.hotkey)
+        self.cancel_edit.set_combo(s.cancel_key)
+        select(self.mode_combo, s.mode)
+        select(self.insert_combo, s.insert_method)
+        self.sounds_check.setChecked(s.sounds)
+        self.login_check.setChecked(s.launch_at_login)
+        self.live_check.setChecked(s.live_transcription)
+        self.preview_check.setChecked(s.live_preview)
+        self.type_live_check.setChecked(s.type_while_speaking)
+
+    def values(self, shown: Settings) -> dict[str, Any]:
+        return {
+            "hotkey": self.hotkey_edit.combo,
+            "mode": self.mode_combo.currentData(),
+            "cancel_key": self.cancel_edit.combo,
+            "insert_method": self.insert_combo.currentData(),
+            "sounds": self.sounds_check.isChecked(),
+            "launch_at_login": self.login_check.isChecked(),
+            "live_transcription": self.live_check.isChecked(),
+            "live_preview": self.preview_check.isChecked(),
+            "type_while_speaking": self.type_live_check.isChecked(),
+        }
+
+    def problems(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if p := self.hotkey_edit.problem():
+            found["hotkey"] = p
+        if p := self.cancel_edit.problem():
+            found["cancel_key"] = p
+        elif self.cancel_edit.combo and self.cancel_edit.combo == self.hotkey_edit.combo:
+            found["cancel_key"] = "The cancel key must differ from the dictation hotkey."
+        return found
+
+    def show_problems(self, found: Mapping[str, str]) -> None:
+        self.hotkey_error.show_problem(found.get("hotkey"))
+        self.cancel_error.show_problem(found.get("cancel_key"))
