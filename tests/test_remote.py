@@ -144,7 +144,7 @@ def test_dictate_server_cli_sets_the_server_with_the_key_from_stdin_never_in_set
 
     # Plain http to another machine is refused unless --insecure; nothing is changed.
     assert main(["server", "use", "http://10.0.0.9:8000"]) == 2
-    assert "unencrypted" in capsys.readouterr().err
+    assert "--insecure" in capsys.readouterr().err
     assert config.load()[0].server_url == "https://gpu.example:8000"
     assert main(["server", "use", "http://10.0.0.9:8000", "--insecure"]) == 0
     assert config.load()[0].server_insecure

@@ -77,7 +77,8 @@ def _use(args: argparse.Namespace, settings: Settings, store: KeyStore) -> int:
     try:
         url = check_url(args.url, allow_insecure=args.insecure)
     except RemoteError as exc:
-        _say(str(exc))
+        hint = " (here: --insecure)" if "allow insecure" in str(exc) else ""
+        _say(f"{exc}{hint}")
         return 2
     ca_file = ""
     if args.ca_file:
