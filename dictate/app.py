@@ -27,6 +27,7 @@ from dictate.dictation.session import Event, State
 from dictate.errors import DictateError, EngineGone, ModelError
 
 if TYPE_CHECKING:
+    from dictate.control.claim import DictationClaim
     from dictate.control.hotkeys import HotkeyListener
     from dictate.control.portal import PortalShortcuts
     from dictate.engine.holder import EngineHolder, ModelStatus
@@ -58,9 +59,12 @@ def transcriber(
     holder: EngineHolder,
     options: Callable[[], TranscribeOptions],
     remote: Callable[[], Any] = lambda: None,
+    claim: DictationClaim | None = None,
 ) -> Callable[[Any], DictationResult]:
     """The session's `transcribe`: the server engine when one is chosen (it falls back to this
     computer's model itself), else the holder's engine at the time, with the options then.
+    While this computer's model transcribes, `claim` is held: a `dictate serve` on this machine
+    pauses its work meanwhile (dictate.control.claim).
 
     The model may be switched (or unloaded) between `get()` and the transcription; the engine
     then answers ModelError, which becomes EngineGone, so the session tries the same audio
@@ -75,7 +79,8 @@ def transcriber(
         engine = holder.get()
         threads.adopt()  # this thread decodes on the app's torch thread count
         try:
-            return engine.transcribe(audio, options())
+            with claim.held() if claim is not None else contextlib.nullcontext():
+                return engine.transcribe(audio, options())
         except ModelError as exc:
             if engine.loaded and holder.engine is engine:
                 raise
@@ -93,6 +98,7 @@ class App:
         from dictate.audio.capture import Recorder
         from dictate.audio.cues import Cues
         from dictate.audio.gate import SpeechGate
+        from dictate.control.claim import DictationClaim
         from dictate.control.protocol import COMMANDS as CLIENT_COMMANDS
         from dictate.control.server import ControlServer
         from dictate.dictation.cleanup import CleanupRules
@@ -124,6 +130,9 @@ class App:
         self.options = TranscribeOptions(language=s.language, prompt=s.prompt or None)
 
         self.server = ControlServer(self._handle, commands=(*CLIENT_COMMANDS, "show", "quit"))
+        # Held while this computer's model transcribes a dictation: a `dictate serve` on this
+        # machine waits meanwhile (the in-process PriorityLock's rule, across processes).
+        self.claim = DictationClaim()
         self.history = History()
         self.gate = SpeechGate()
         self.recorder = Recorder(
@@ -144,7 +153,9 @@ class App:
         )
         self.session = Session(
             recorder=self.recorder,
-            transcribe=transcriber(self.holder, lambda: self.options, lambda: self.remote),
+            transcribe=transcriber(
+                self.holder, lambda: self.options, lambda: self.remote, self.claim
+            ),
             inserter=self.inserter,
             history=self.history,
             on_event=self._on_event,
@@ -322,7 +333,7 @@ class App:
         from dictate.remote.engine import connect
 
         try:
-            return connect(s, self.gate, self.holder.get, lambda m: self.say(f"note: {m}"))
+            return connect(s, self.gate, self._dictation_engine, lambda m: self.say(f"note: {m}"))
         except DictateError as exc:
             self.say(f"server engine: {exc}; using this computer's model")
             return None
@@ -344,8 +355,14 @@ class App:
         from dictate.dictation.live import LiveTranscriber
 
         return LiveTranscriber(
-            self.holder.get, self.options, on_preview=self._on_preview, on_commit=on_commit
+            self._dictation_engine, self.options, on_preview=self._on_preview, on_commit=on_commit
         ).start()
+
+    def _dictation_engine(self) -> Any:
+        """This computer's engine, holding the dictation claim while it transcribes."""
+        from dictate.control.claim import Claiming
+
+        return Claiming(self.holder.get(), self.claim)
 
     def _on_preview(self, preview: Any) -> None:
         self.last_preview = preview

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(serve)
     serve.set_defaults(handler=_serve)
 
+    from dictate.commands.server import add_parser as server_parser  # stdlib only at import
+
+    server_parser(sub).set_defaults(handler=_server)
+
     # Remote control of the running app, for hotkeys and scripts: answers at once, no heavy imports.
     for name, text in (
         ("toggle", "start dictating, or stop and transcribe (bind this to a hotkey)"),
@@ -195,6 +199,12 @@ def _control(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from dictate.commands.serve import run
+
+    return run(args)
+
+
+def _server(args: argparse.Namespace) -> int:
+    from dictate.commands.server import run
 
     return run(args)
 

@@ -96,11 +96,13 @@ class ServerProcess:
         self._out.close()
 
 
-def dictate_serve(model: Path | str, log: Path, *extra: str, key: str | None = None):
+def dictate_serve(
+    model: Path | str, log: Path, *extra: str, key: str | None = None, env: dict | None = None
+):
     port = free_port()
     argv = [sys.executable, "-m", "dictate", "serve", "--model", str(model), "--device", "cpu"]
     argv += ["--host", HOST, "--port", str(port), *extra]
-    env = {"DICTATE_API_KEY": key} if key else {}
+    env = {**({"DICTATE_API_KEY": key} if key else {}), **(env or {})}
     return ServerProcess(argv, port, log, env)
 
 

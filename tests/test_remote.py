@@ -119,6 +119,46 @@ def test_key_goes_to_the_system_keyring_where_there_is_one(tmp_path):
         keyring.set_keyring(before)
 
 
+def test_dictate_server_cli_sets_the_server_with_the_key_from_stdin_never_in_settings(
+    tmp_path, monkeypatch, capsys
+):
+    """`dictate server use URL --api-key-stdin`: a headless machine's way to the tray's
+    Engine → Server…: the same settings, the key in the key store (here the 0600 file)."""
+    from dictate.cli import main
+    from dictate.remote import keys
+
+    monkeypatch.setenv("DICTATE_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(keys, "_keyring", lambda: None)  # a machine without a keyring
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk-from-stdin\n"))
+    assert main(["server", "use", "https://gpu.example:8000/v1", "--model", "m1",
+                 "--api-key-stdin"]) == 0  # fmt: skip
+    settings, warnings = config.load()
+    assert not warnings and settings.engine == "server"
+    assert (settings.server_url, settings.server_model) == ("https://gpu.example:8000", "m1")
+    assert "sk-from-stdin" not in config.settings_path().read_text()
+    assert KeyStore(use_keyring=False).get("https://gpu.example:8000") == "sk-from-stdin"
+    assert stat.S_IMODE(os.stat(tmp_path / "server-keys.json").st_mode) == 0o600
+    out = capsys.readouterr()
+    assert "sk-from-stdin" not in out.out + out.err
+    assert "API key: kept in " in out.out
+
+    # Plain http to another machine is refused unless --insecure; nothing is changed.
+    assert main(["server", "use", "http://10.0.0.9:8000"]) == 2
+    assert "--insecure" in capsys.readouterr().err
+    assert config.load()[0].server_url == "https://gpu.example:8000"
+    assert main(["server", "use", "http://10.0.0.9:8000", "--insecure"]) == 0
+    assert config.load()[0].server_insecure
+
+    # off: this computer again (the server settings stay for next time); --no-api-key forgets.
+    assert main(["server", "off"]) == 0
+    assert config.load()[0].engine == "local"
+    assert main(["server", "use", "https://gpu.example:8000", "--no-api-key"]) == 0
+    assert KeyStore(use_keyring=False).get("https://gpu.example:8000") is None
+    capsys.readouterr()
+    assert main(["server"]) == 0
+    assert "API key: none" in capsys.readouterr().out
+
+
 # ---- against small servers on a thread --------------------------------------------------------
 
 

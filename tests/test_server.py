@@ -224,6 +224,31 @@ def test_a_wider_address_gets_a_generated_key_loopback_may_go_without():
     assert generated and len(key) >= 32 and key != api_key_for("0.0.0.0", None, None)[0]
 
 
+def test_serve_on_a_wider_address_prints_a_generated_key_once_and_a_set_one_never(
+    monkeypatch, capsys
+):
+    from dictate.cli import main
+    from dictate.commands import serve
+    from dictate.engine import priority
+
+    def not_here(host: str, port: int):
+        raise OSError("the test does not open a port")
+
+    monkeypatch.setattr(serve, "_listen", not_here)
+    monkeypatch.setattr(priority, "_others", None)  # run() sets it for the server's process
+    monkeypatch.delenv("DICTATE_API_KEY", raising=False)
+    assert main(["serve", "--model", "x", "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "clients need this API key" in line]
+    assert len(said) == 1 and "not stored" in said[0]
+    assert len(said[0].rsplit(" ", 1)[1]) >= 32
+    assert "cannot listen on 0.0.0.0" in err
+    monkeypatch.setenv("DICTATE_API_KEY", "chosen-key-4d2")
+    assert main(["serve", "--model", "x", "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err
+    assert "API key" not in err and "chosen-key-4d2" not in err
+
+
 # ---- slow: `dictate serve` on tiny.en, OpenAI's client -----------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 Loopback by default. Anything wider needs a bearer token: --api-key, else DICTATE_API_KEY, else a
 new one is generated and printed once (it is not stored anywhere). The model loads in the
-background so /health can say "loading" (503) until it is ready.
+background so /health can say "loading" (503) until it is ready. A dictation in the tray app
+on the same machine goes first: this process pauses its work while the app transcribes one
+(dictate.control.claim).
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    from dictate.control.claim import DictationClaim
+    from dictate.engine import priority
     from dictate.engine.transcriber import Engine
 
     logging.basicConfig(
@@ -102,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         max_audio_s=args.max_minutes * 60,
         queue=args.queue,
     )
+    # A dictation in the tray app on this machine goes first: this process's engine work waits
+    # while the app transcribes one (before each step, and between decoding steps).
+    priority.yield_to(DictationClaim())
     engine = Engine(args.model, device=args.device, dtype=args.dtype, assistant=args.assistant)
     ready: list[Engine] = []
     failed: list[str] = []
