@@ -78,6 +78,34 @@ def proc_status(pid: int) -> dict[str, float]:
     return found
 
 
+def rss_split(pid: int) -> dict[str, float]:
+    """A process's resident memory by what it maps, in MB (from /proc/PID/smaps)."""
+    split = dict.fromkeys(RSS_PARTS, 0.0)
+    where = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            where = head[5] if len(head) > 5 else ""
+        elif head and head[0] == "Rss:":
+            split[_rss_part(where)] += int(head[1]) / 1024.0
+    return split
+
+
+RSS_PARTS = ("anonymous", "model file", "torch", "Qt", "other files")
+
+
+def _rss_part(where: str) -> str:
+    if not where.startswith("/"):
+        return "anonymous"  # [heap], [anon], [stack]: Python objects, tensors, buffers
+    if where.endswith(".safetensors"):
+        return "model file"
+    if "/torch/" in where:
+        return "torch"
+    if "PySide6" in where or "shiboken6" in where or "/libQt" in where:
+        return "Qt"
+    return "other files"
+
+
 def wait_ready(sock: Path, proc: subprocess.Popen, timeout: float = 180.0) -> float:
     """Seconds until the app at `sock` says ready (polled over the socket every 20 ms)."""
     from dictate.control.ipc import send
@@ -249,6 +277,10 @@ def window_rows(ui: list[dict], costs: list[tuple[str, float, float]]) -> list[s
         f"| ≤ {TARGET_READY_S} s: **{met([u['ready_s'] for u in ui], TARGET_READY_S)}** |",
         f"| window app: RSS 3 s after one dictation, MB | {cell([u['rss_mb'] for u in ui])} "
         f"| ≤ {TARGET_IDLE_MB:.0f} MB: **{met([u['rss_mb'] for u in ui], TARGET_IDLE_MB)}** |",
+        *(
+            f"| … of which {part}, MB | {cell([u[f'rss {part}'] for u in ui])} | |"
+            for part in RSS_PARTS
+        ),
         "",
         "| import (alone, fresh process) | s | RSS added, MB |",
         "|---|---:|---:|",
@@ -297,12 +329,19 @@ def window_app(s, i: int) -> dict[str, float | str]:
         wait_ready(s.socket, proc)
         time.sleep(3.0)
         rss_mb = proc_status(proc.pid)["VmRSS"]
+        split = rss_split(proc.pid)
         print(
             f"window app {i}: shown {shown_s:.2f} s ({state}), ready {ready_s:.2f} s, "
             f"RSS after a dictation {rss_mb:.0f} MB",
             file=sys.stderr,
         )
-        return {"shown_s": shown_s, "state": state, "ready_s": ready_s, "rss_mb": rss_mb}
+        return {
+            "shown_s": shown_s,
+            "state": state,
+            "ready_s": ready_s,
+            "rss_mb": rss_mb,
+            **{f"rss {part}": mb for part, mb in split.items()},
+        }
     finally:
         proc.terminate()
         proc.wait(30)
