@@ -13,7 +13,11 @@
   process start until the window is visible on the X display (xdotool, polled), the state it
   shows then, until it says ready, and its RSS 3 s after one dictation of jfk.flac;
 - what each import costs: every module on the way to a dictation imported alone in a fresh
-  process (wall time and RSS added over a bare interpreter).
+  process (wall time and RSS added over a bare interpreter);
+- step by step (STEPS_PROBE): one fresh process through the imports, the speech gate, loading,
+  warm-up, one dictation and giving memory back, with each step's seconds and the resident
+  memory after it, split into anonymous (heap, Python objects) and file-backed (libraries, the
+  model file).
 
 Memory comes from /proc/PID/status (Linux). Desktop: Xvfb + PulseAudio, as release_to_text.py.
 
@@ -22,6 +26,7 @@ Memory comes from /proc/PID/status (Linux). Desktop: Xvfb + PulseAudio, as relea
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -51,6 +56,12 @@ IMPORTS = (
     "sounddevice",
     "onnxruntime",
     "torch",
+    # What transformers' model code pulls in beside torch (each with torch, alone): the compiler
+    # front end (it needs sympy), the distributed tensors, and scipy (for object-detection losses).
+    "sympy",
+    "torch._dynamo",
+    "torch.distributed.tensor",
+    "scipy.optimize",
     "transformers",
     "transformers.models.whisper.modeling_whisper",
     "dictate.engine.transcriber",
@@ -65,6 +76,34 @@ def proc_status(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             found[key] = int(value.split()[0]) / 1024.0
     return found
+
+
+def rss_split(pid: int) -> dict[str, float]:
+    """A process's resident memory by what it maps, in MB (from /proc/PID/smaps)."""
+    split = dict.fromkeys(RSS_PARTS, 0.0)
+    where = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            where = head[5] if len(head) > 5 else ""
+        elif head and head[0] == "Rss:":
+            split[_rss_part(where)] += int(head[1]) / 1024.0
+    return split
+
+
+RSS_PARTS = ("anonymous", "model file", "torch", "Qt", "other files")
+
+
+def _rss_part(where: str) -> str:
+    if not where.startswith("/"):
+        return "anonymous"  # [heap], [anon], [stack]: Python objects, tensors, buffers
+    if where.endswith(".safetensors"):
+        return "model file"
+    if "/torch/" in where:
+        return "torch"
+    if "PySide6" in where or "shiboken6" in where or "/libQt" in where:
+        return "Qt"
+    return "other files"
 
 
 def wait_ready(sock: Path, proc: subprocess.Popen, timeout: float = 180.0) -> float:
@@ -109,9 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = {"model": "embedded", "device": "cpu", "mode": "hold"}
         with desktop.session(settings) as s:
             ui = [window_app(s, i) for i in range(args.runs + 1)][1:]  # the first: not timed
+            steps = steps_probe(s.env, min(args.runs, 3))
         costs = import_costs()
         context = context_lines(command_line("footprint.py", argv), started, load_before)
-        print("\n".join([*context, "", *window_rows(ui, costs)]))
+        print(
+            "\n".join(
+                [*context, "", *window_rows(ui, costs), *steps_rows(steps, min(args.runs, 3))]
+            )
+        )
         return 0
     ready_s: list[float] = []
     idle_mb: list[float] = []
@@ -175,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file_peak_mb = int(run.stderr.strip().splitlines()[-1]) / 1024.0
 
         ui = [window_app(s, i) for i in range(args.runs)]
+        steps = steps_probe(s.env, min(args.runs, 3))
     costs = import_costs()
 
     context = context_lines(command_line("footprint.py", argv), started, load_before)
@@ -194,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"≤ {TARGET_TOGGLE_MS:.0f} ms: **{'met' if tmed <= TARGET_TOGGLE_MS else 'not met'}** |",
         f"| `dictate toggle` imports torch | {'yes' if torch_in_toggle else 'no'} | no |",
         *window_rows(ui, costs)[2:],
-        "",
+        *steps_rows(steps, min(args.runs, 3)),
         f"{args.runs} app starts after one untimed start; toggles: {2 * args.runs} (start and "
         "stop alternately, each a full `dictate toggle` process).",
     ]
@@ -232,6 +277,10 @@ def window_rows(ui: list[dict], costs: list[tuple[str, float, float]]) -> list[s
         f"| ≤ {TARGET_READY_S} s: **{met([u['ready_s'] for u in ui], TARGET_READY_S)}** |",
         f"| window app: RSS 3 s after one dictation, MB | {cell([u['rss_mb'] for u in ui])} "
         f"| ≤ {TARGET_IDLE_MB:.0f} MB: **{met([u['rss_mb'] for u in ui], TARGET_IDLE_MB)}** |",
+        *(
+            f"| … of which {part}, MB | {cell([u[f'rss {part}'] for u in ui])} | |"
+            for part in RSS_PARTS
+        ),
         "",
         "| import (alone, fresh process) | s | RSS added, MB |",
         "|---|---:|---:|",
@@ -280,16 +329,120 @@ def window_app(s, i: int) -> dict[str, float | str]:
         wait_ready(s.socket, proc)
         time.sleep(3.0)
         rss_mb = proc_status(proc.pid)["VmRSS"]
+        split = rss_split(proc.pid)
         print(
             f"window app {i}: shown {shown_s:.2f} s ({state}), ready {ready_s:.2f} s, "
             f"RSS after a dictation {rss_mb:.0f} MB",
             file=sys.stderr,
         )
-        return {"shown_s": shown_s, "state": state, "ready_s": ready_s, "rss_mb": rss_mb}
+        return {
+            "shown_s": shown_s,
+            "state": state,
+            "ready_s": ready_s,
+            "rss_mb": rss_mb,
+            **{f"rss {part}": mb for part, mb in split.items()},
+        }
     finally:
         proc.terminate()
         proc.wait(30)
         log_file.close()
+
+
+# One fresh process through what the app does, step by step: seconds of each step and the
+# resident memory after it (anonymous: heap and Python objects; file: mapped libraries and the
+# model's safetensors file, which the fp32 weights are read from in place).
+STEPS_PROBE = """
+import json, sys, time
+t_all = time.perf_counter()
+def mem():
+    found = {}
+    for line in open('/proc/self/status'):
+        key, _, value = line.partition(':')
+        if key in ('VmRSS', 'RssAnon', 'RssFile'):
+            found[key] = int(value.split()[0]) / 1024
+    return found
+def step(name, fn):
+    t0 = time.perf_counter()
+    fn()
+    print(json.dumps({'step': name, 's': time.perf_counter() - t0, **mem()}), flush=True)
+def whisper_code():
+    import dictate.engine.transcriber
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+print(json.dumps({'step': 'interpreter', 's': 0.0, **mem()}), flush=True)
+step('import numpy, dictate.app', lambda: __import__('dictate.app'))
+step('import torch', lambda: __import__('torch'))
+step("import transformers' Whisper code (and the engine)", whisper_code)
+from dictate.audio.gate import SpeechGate
+from dictate.engine.transcriber import Engine
+gate = SpeechGate()
+step('speech gate (Silero, ONNX Runtime)', gate.load)
+engine = Engine('embedded', device='cpu', gate=gate)
+step('load tiny.en', engine.load)
+step('warm-up (int8 copies, first inference)', engine.warmup)
+from dictate.audio.decode import load_audio
+audio = load_audio(sys.argv[1])
+step('one dictation (jfk.flac, 11 s)', lambda: engine.transcribe(audio))
+from dictate import memory
+step('give back (gc, malloc_trim)', lambda: memory.give_back(collect=True))
+model_mb, where = 0.0, None
+for line in open('/proc/self/smaps'):
+    head = line.split()
+    if head and '-' in head[0] and not head[0].endswith(':'):
+        where = head[5] if len(head) > 5 else None
+    elif head and head[0] == 'Rss:' and where and where.endswith('.safetensors'):
+        model_mb += int(head[1]) / 1024
+print(json.dumps({'step': 'total', 's': time.perf_counter() - t_all, 'model_file_mb': model_mb,
+                  'modules': len(sys.modules)}))
+"""
+
+
+def steps_probe(env: dict[str, str], runs: int) -> list[dict]:
+    """STEPS_PROBE `runs` times, each in a fresh process: [{step, s (min), MB (median)...}]."""
+    import speech
+
+    jfk = str(speech.fixtures_dir() / "jfk.flac")
+    results: list[list[dict]] = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", STEPS_PROBE, jfk],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append([json.loads(line) for line in done.stdout.splitlines() if line[:1] == "{"])
+    rows = []
+    for i, first in enumerate(results[0]):
+        same = [r[i] for r in results]
+        row = {"step": first["step"], "s": min(x["s"] for x in same)}
+        for key in ("VmRSS", "RssAnon", "RssFile", "model_file_mb", "modules"):
+            if key in first:
+                row[key] = sorted(x[key] for x in same)[len(same) // 2]
+        rows.append(row)
+    return rows
+
+
+def steps_rows(steps: list[dict], runs: int) -> list[str]:
+    body = [s for s in steps if s["step"] != "total"]
+    total = next(s for s in steps if s["step"] == "total")
+    return [
+        f"Step by step in one fresh process (tiny.en on the CPU, no UI; {runs} runs: seconds "
+        "the min, MB the median; anonymous = heap and Python objects, file = mapped libraries "
+        "and the model file):",
+        "",
+        "| step | s | RSS after, MB | anonymous | file |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {s['step']} | {s['s']:.2f} | {s['VmRSS']:.0f} | {s['RssAnon']:.0f} "
+            f"| {s['RssFile']:.0f} |"
+            for s in body
+        ),
+        "",
+        f"At the end: {total['model_file_mb']:.0f} MB of the RSS is the model's safetensors file "
+        f"(fp32 weights read in place), {total['modules']:.0f} modules imported; all steps "
+        f"{total['s']:.1f} s.",
+        "",
+    ]
 
 
 def import_costs() -> list[tuple[str, float, float]]:

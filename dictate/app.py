@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from dictate import config, threads
+from dictate import config, memory, threads
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
 from dictate.errors import DictateError, EngineGone, ModelError
@@ -287,6 +287,7 @@ class App:
         if job.status not in ("done", "failed") or job.id in self._announced:
             return
         self._announced.add(job.id)
+        memory.give_back_soon()  # the file's windows and batches, freed but kept by the C heap
         if job.status == "done":
             words = " ".join(job.text.split()[:12])
             more = "…" if len(job.text.split()) > 12 else ""
@@ -303,6 +304,8 @@ class App:
             if recovered:
                 n = len(recovered)
                 self.say(f"recovering {n} unfinished dictation(s) into the history")
+            # What loading and warming up freed stays in the C heap otherwise (glibc keeps it).
+            memory.give_back_soon(collect=True)
         elif status.stage == "failed":
             self.say(f"cannot load the model: {status.message}")
             if self.holder.engine is None:
@@ -624,6 +627,8 @@ class App:
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")
+        if event.state in (State.IDLE, State.ERROR) and self.session.state is not State.RECORDING:
+            memory.give_back_soon()  # a transcription's buffers, freed but kept by the C heap
         if event.state is State.ERROR and event.message:
             self.say(event.message)
         elif event.message == "no speech":

@@ -19,6 +19,7 @@ from dictate.ui.bridge import Bridge
 from dictate.ui.icons import app_icon
 from dictate.ui.main_window import MainWindow
 from dictate.ui.model_progress import ModelProgress
+from dictate.ui.pyside_hook import lighten
 from dictate.ui.tray import Tray, hotkey_label, other_model_dialog
 
 DESKTOP_ID = "io.github.dictate.Dictate"
@@ -195,6 +196,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
     from dictate.app import App, _default_say
     from dictate.control.ipc import AlreadyRunning, send
 
+    lighten()  # before the model's imports: PySide6's import hook would keep all their sources
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("dictate")
     qapp.setDesktopFileName(DESKTOP_ID)
