@@ -267,7 +267,7 @@ def settle(
             group = [t for t in active if t.timestamps == timestamps]
             if not group:
                 continue
-            rows = decode([t.left for t in group], timestamps)
+            rows = decode([w for t in group if (w := t.left) is not None], timestamps)
             for track, row in zip(group, rows, strict=True):
                 _advance(track, row)
         active = [t for t in tracks if t.left is not None]
@@ -314,6 +314,7 @@ def _check_phrases(tracks: list[_Track], decode: Decode) -> None:
 def _advance(track: _Track, row: list[Segment]) -> None:
     """Take what `row` (the decode of `track.left`) accounts for; set what is left, if any."""
     window = track.left
+    assert window is not None  # only tracks with something left are decoded
     track.rounds += 1
     if not track.timestamps:  # the skipped speech alone: text, or a gap
         if row:
