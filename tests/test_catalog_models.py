@@ -147,7 +147,7 @@ def test_dictation_route_per_model_with_language_auto(name, engines, monkeypatch
         # (Random weights run on to the token limit, so the 15 s result is redone on 30 s.)
         assert (route.redone_from_s or route.window_s) == 15.0 and route.int8
         if spec.vocabulary == "v3":  # English said in tokens, as .en models imply it
-            assert engine._generate_kwargs(TranscribeOptions(), False, 6)["language"] == "en"
+            assert engine._route(TranscribeOptions(), False, 6).language == "en"
     else:
         assert detected, "a multilingual model with language auto did not detect"
         assert route.decoder == "generate" and route.language is None
@@ -163,12 +163,11 @@ def test_multilingual_model_with_a_set_language_skips_detection(name, engines, m
     result = engine.transcribe(tone(2.0), TranscribeOptions(language="de", use_gate=False))
     route = result.timings.route
     assert not detected
-    # Lean, but on the fp32 layers: the int8 copies are for English (inference._may_quantise).
+    # Lean, but on the fp32 layers: the int8 copies are for English (route.decide).
     assert route.decoder == "lean" and route.language == "de" and not route.int8
     # The lean decoder was told German: its prefix carries <|de|> <|transcribe|>.
-    kwargs = engine._generate_kwargs(TranscribeOptions(language="de"), False, 6)
-    plan = inference.greedy_plan(engine._model, TranscribeOptions(language="de"), kwargs)
-    assert plan.prefix == (50258, 50261, 50360, 50364)
+    plan = engine._route(TranscribeOptions(language="de"), False, 6).plan
+    assert plan is not None and plan.prefix == (50258, 50261, 50360, 50364)
 
 
 @pytest.mark.parametrize("name", [m.name for m in catalog.CATALOG if m.english_only])
@@ -276,8 +275,8 @@ def test_cli_transcribes_with_an_assistant(hub, tmp_path, monkeypatch, capsys):
     routes = []
     original = inference.Pass.run
 
-    def spy(self, audio, options, kwargs, timings):
-        tokens = original(self, audio, options, kwargs, timings)
+    def spy(self, audio, route, timings):
+        tokens = original(self, audio, route, timings)
         routes.append(timings.route)
         return tokens
 

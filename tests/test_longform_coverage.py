@@ -251,8 +251,9 @@ def test_engine_reports_gaps_in_order_and_in_long_dictations(engine, monkeypatch
 def test_a_prompt_shortens_the_token_budget_to_fit_the_decoder(engine):
     from dictate.engine.options import TranscribeOptions
 
-    kwargs = engine._generate_kwargs(TranscribeOptions(prompt="ComfyUI, Kubernetes"), True, 440)
-    assert len(kwargs["prompt_ids"]) + 4 + kwargs["max_new_tokens"] <= 448
+    route = engine._route(TranscribeOptions(prompt="ComfyUI, Kubernetes"), True, 440)
+    assert len(route.prompt_ids) > 3 and route.max_new_tokens < 440
+    assert len(route.prompt_ids) + 4 + route.max_new_tokens <= 448
 
 
 @pytest.mark.slow

@@ -167,6 +167,7 @@ def test_int8_encoder_is_the_quantised_encoder_and_close_to_fp32(seconds):
     import warnings
 
     from dictate.engine import int8
+    from dictate.engine.parts import LeanParts
 
     model = small_whisper(2)
     feats = torch.randn(1, 80, seconds * 100)
@@ -175,8 +176,10 @@ def test_int8_encoder_is_the_quantised_encoder_and_close_to_fp32(seconds):
         reference = torch.ao.quantization.quantize_dynamic(
             copy.deepcopy(model.get_encoder()), {torch.nn.Linear}, dtype=torch.qint8
         )
-    quantised = int8.encoder_for(model)
-    assert quantised is int8.encoder_for(model)  # built once, kept with the model
+    parts = LeanParts(model)
+    quantised = parts.int8_encoder()
+    assert quantised is not None and quantised is parts.int8_encoder()  # built once, kept
+    assert not any(isinstance(v, int8.Int8Encoder) for v in vars(model).values())
     with torch.inference_mode():
         got = window.encode(quantised, feats)
         expected = window.encode(reference, feats)

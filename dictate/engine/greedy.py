@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -44,12 +45,15 @@ class DecodePlan:
 class GreedyDecoder:
     """Greedy decoding with a KV cache over a `WhisperForConditionalGeneration`'s decoder."""
 
-    def __init__(self, model: torch.nn.Module, *, screen: bool | None = None) -> None:
+    def __init__(self, model: Any, *, screen: bool | None = None) -> None:
+        # A WhisperForConditionalGeneration: its parts are reached by attribute, untyped (to
+        # mypy, each would be a Tensor | Module union).
         self.model = model
         self.decoder = model.model.decoder
         self._screen = screen
         self._head: ScreenedHead | None = None
-        self._int8: torch.nn.ModuleList | bool | None = None
+        self._int8: torch.nn.ModuleList | None = None
+        self._int8_tried = False
         self._banned_cache: dict[tuple[int, ...], torch.Tensor] = {}
 
     @property
@@ -67,9 +71,10 @@ class GreedyDecoder:
     def int8_layers(self) -> torch.nn.ModuleList | None:
         """The decoder's layers with int8 weights (`int8.layers_copy`), built once; None where
         int8 does not apply."""
-        if self._int8 is None:
-            self._int8 = int8_copies.layers_copy(self.decoder.layers) or False
-        return self._int8 or None
+        if not self._int8_tried:
+            self._int8 = int8_copies.layers_copy(self.decoder.layers)
+            self._int8_tried = True
+        return self._int8
 
     def decode(
         self, encoded: torch.Tensor, plan: DecodePlan, *, screen: bool = True, int8: bool = False
@@ -188,12 +193,10 @@ class GreedyDecoder:
         return found
 
     @staticmethod
-    def _heads(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _heads(attn: Any, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], -1, attn.head_dim).transpose(1, 2).contiguous()
 
-    def _cross_kv(
-        self, layer: torch.nn.Module, encoded: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _cross_kv(self, layer: Any, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         attn = layer.encoder_attn
         return self._heads(attn, attn.k_proj(encoded)), self._heads(attn, attn.v_proj(encoded))
 
@@ -209,6 +212,7 @@ class GreedyDecoder:
         dec = self.decoder
         b, n = ids.shape
         h = dec.embed_tokens(ids) + dec.embed_positions.weight[pos : pos + n][None]
+        layer: Any  # a WhisperDecoderLayer, or its int8 copy
         for i, layer in enumerate(layers):
             # Self-attention (causal over the prefix; one new query afterwards).
             attn = layer.self_attn
@@ -233,15 +237,6 @@ class GreedyDecoder:
             x = layer.final_layer_norm(h)
             h = h + layer.fc2(layer.activation_fn(layer.fc1(x)))
         return dec.layer_norm(h)
-
-
-def decoder_for(model: torch.nn.Module) -> GreedyDecoder:
-    """The model's greedy decoder, built once and kept with the model (freed with it)."""
-    found = getattr(model, "_dictate_greedy", None)
-    if found is None:
-        found = GreedyDecoder(model)
-        object.__setattr__(model, "_dictate_greedy", found)  # a plain attribute, not a module
-    return found
 
 
 def supports(model: torch.nn.Module) -> bool:

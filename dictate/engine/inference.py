@@ -1,5 +1,6 @@
 """One pass of a loaded Whisper over a ≤30 s clip: features → encoder → decoding, timed.
 
+Which way a pass goes is decided beforehand, into a `route.Route`; a `Pass` follows it.
 Plain greedy dictation (the default) takes the lean path: the greedy loop without generate()
 (`greedy`) and, on the CPU, an encoder window of clip + margin (`window`) and int8 copies of the
 encoder and decoder layers (`int8`); a short-window result that looks broken is redone on the
@@ -19,10 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from dictate.engine import greedy, int8
+from dictate import transcript
+from dictate.engine import greedy
 from dictate.engine import window as win
-from dictate.engine.options import TranscribeOptions
-from dictate.transcript import Route, Timings
+from dictate.engine.parts import LeanParts
+from dictate.engine.route import Route
+from dictate.transcript import Timings
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +35,27 @@ TOKENS_PER_S, MIN_TOKENS, MAX_TOKENS = 15, 24, 440
 
 @dataclass
 class Pass:
-    """What one pass needs: the model, its processor and where it runs."""
+    """What one pass needs: the model, its processor, where it runs, and what the engine built
+    beside it (`parts`) and loaded with it (the assistant model)."""
 
     model: Any  # WhisperForConditionalGeneration
     processor: Any  # WhisperProcessor
     device: str
     dtype: torch.dtype
+    parts: LeanParts | None = None  # the engine's; None: made for this pass
+    assistant: Any = None  # the draft model, for a route that takes one
     # Called between steps of batched (file) work: the engine lets a waiting dictation in.
     between_steps: Callable[[], object] | None = None
+
+    def __post_init__(self) -> None:
+        if self.parts is None and self.model is not None:
+            self.parts = LeanParts(self.model)
+
+    @property
+    def lean(self) -> LeanParts:
+        if self.parts is None:
+            raise ValueError("a pass without a model has no lean parts")
+        return self.parts
 
     def sync(self) -> None:
         """Wait for the device, so a stage's time is its own and not the next stage's: CUDA
@@ -49,81 +65,76 @@ class Pass:
         elif self.device == "mps":
             torch.mps.synchronize()
 
-    def run(
-        self, audio: np.ndarray, options: TranscribeOptions, kwargs: dict, timings: Timings
-    ) -> list[int]:
-        """Token ids for `audio`, decoded as `kwargs` (generate()'s arguments) ask."""
+    def run(self, audio: np.ndarray, route: Route, timings: Timings) -> list[int]:
+        """Token ids for `audio`, decoded along `route`."""
         # A retry (after a GPU failure) starts again: the stage times are this attempt's.
         timings.features_ms = timings.encoder_ms = timings.decoding_ms = 0.0
-        plan = greedy_plan(self.model, options, kwargs)
-        if plan is None and "temperature" in kwargs:
-            return self.generate_with_fallback(audio, kwargs, timings)
+        plan = route.plan
+        if plan is None and route.fallback:
+            return self.generate_with_fallback(audio, route, timings)
         with torch.inference_mode():
 
             def decode(encoded: torch.Tensor) -> list[int]:
                 if plan is not None:
-                    return self.decode_greedy(encoded, plan, options, timings, quantise)
-                return self.decode_generate(encoded, kwargs, timings)
+                    return self.decode_greedy(encoded, plan, route, timings)
+                return self.decode_generate(encoded, route, timings)
 
-            # int8 copies (see int8.py): where _may_quantise allows them.
-            quantise = plan is not None and _may_quantise(plan, kwargs, options)
-            encoder = int8.encoder_for(self.model) if quantise and options.int8_encoder else None
+            # int8 copies (see int8.py): where the route allows them and they can be made.
+            encoder = self.lean.int8_encoder() if route.int8_encoder else None
             seconds = audio.size / SAMPLE_RATE
-            span = win.window_seconds(seconds) if self.short_window(options, kwargs, plan) else None
+            span = win.window_seconds(seconds) if route.short_window else None
             tokens = decode(self.encode(audio, span or win.FULL_WINDOW_S, timings, encoder))
             tried = None
             if span is not None and span < win.FULL_WINDOW_S:
                 text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True)
-                why = win.looks_broken(tokens, text, seconds, kwargs["max_new_tokens"])
+                why = win.looks_broken(tokens, text, seconds, route.max_new_tokens)
                 if why:
                     log.info("%.0f s window: %s; redoing it on the full window", span, why)
                     tried, span = span, win.FULL_WINDOW_S
                     tokens = decode(self.encode(audio, win.FULL_WINDOW_S, timings, encoder))
-            int8_decoder = (
-                quantise
-                and options.int8_decoder
-                and greedy.decoder_for(self.model).int8_layers() is not None
-            )
-            timings.route = self.route(
+            int8_decoder = route.int8_decoder and self.lean.decoder.int8_layers() is not None
+            timings.route = self.report(
                 "lean" if plan is not None else "generate",
                 span or win.FULL_WINDOW_S,
-                kwargs,
-                int8=encoder is not None or bool(int8_decoder),
+                route,
+                int8=encoder is not None or int8_decoder,
                 redone_from_s=tried,
             )
             return tokens
 
-    def route(self, decoder: str, window_s: float, kwargs: dict, **more: Any) -> Route:
+    def report(
+        self,
+        decoder: str,
+        window_s: float,
+        route: Route,
+        *,
+        int8: bool = False,
+        redone_from_s: float | None = None,
+        batch: int = 1,
+    ) -> transcript.Route:
         """What this pass did, for the result's timings."""
-        config = self.model.generation_config
-        if not getattr(config, "is_multilingual", False):
-            language: str | None = "en"  # an English-only vocabulary has no language token
-        elif kwargs.get("language"):
-            language = greedy.language_token(kwargs["language"])[2:-2]
-        else:
-            language = None  # generate() detects it
-        return Route(
+        return transcript.Route(
             decoder=decoder,
             window_s=window_s,
-            assistant="assistant_model" in kwargs,
-            language=language,
+            redone_from_s=redone_from_s,
+            int8=int8,
+            assistant=route.assistant,
+            language=route.spoken_language,
             mel_bins=int(self.processor.feature_extractor.feature_size),
-            **more,
+            batch=batch,
         )
 
-    def run_batch(
-        self, clips: list[np.ndarray], options: TranscribeOptions, kwargs: dict, timings: Timings
-    ) -> list[list[int]]:
+    def run_batch(self, clips: list[np.ndarray], route: Route, timings: Timings) -> list[list[int]]:
         """Token ids for each ≤30 s clip (a file's windows), decoded together by the lean loop
         on the model as loaded (no int8 copies: dynamic quantisation scales activations over the
         whole batch, so a row's words would depend on its neighbours) over Whisper's 30 s
-        window: each row gets the tokens generate() gives it alone. The caller checks
-        `greedy_plan` first."""
-        plan = greedy_plan(self.model, options, kwargs)
+        window: each row gets the tokens generate() gives it alone. For a route with a lean
+        plan (`Route.windows_per_batch` > 1) only."""
+        plan = route.plan
         if plan is None:
             raise ValueError("batched decoding is plain greedy decoding only")
         timings.features_ms = timings.encoder_ms = timings.decoding_ms = 0.0
-        limits = [min(kwargs["max_new_tokens"], tokens_for(c.size / SAMPLE_RATE)) for c in clips]
+        limits = [min(route.max_new_tokens, tokens_for(c.size / SAMPLE_RATE)) for c in clips]
         with torch.inference_mode():
             t0 = time.perf_counter()
             extractor = self.processor.feature_extractor
@@ -142,41 +153,17 @@ class Pass:
             self.sync()
             timings.encoder_ms += _ms(t0)
             t0 = time.perf_counter()
-            rows = greedy.decoder_for(self.model).decode_batch(
+            rows = self.lean.decoder.decode_batch(
                 encoded,
                 plan,
                 limits,
-                screen=options.int8_screen,
+                screen=route.screen,
                 between_steps=self.between_steps,
             )
             self.sync()
             timings.decoding_ms += _ms(t0)
-        timings.route = self.route("lean", win.FULL_WINDOW_S, kwargs, batch=len(clips))
+        timings.route = self.report("lean", win.FULL_WINDOW_S, route, batch=len(clips))
         return rows
-
-    def short_window(
-        self, options: TranscribeOptions, kwargs: dict, plan: greedy.DecodePlan | None
-    ) -> bool:
-        """Whether this pass may use an encoder window shorter than 30 s.
-
-        Only plain greedy decoding (the lean loop, or generate() with an assistant model),
-        without a vocabulary prompt (short windows weaken it: "comfy UI" at 10–20 s, "ComfyUI"
-        at 30 s on tiny.en), and only on the CPU, where the encoder is most of the wait and
-        where it was validated (tiny.en); GPUs keep the window the models were trained on.
-        """
-        if kwargs.get("return_timestamps"):
-            return False  # timestamps count positions in Whisper's 30 s window
-        plain = plan is not None or (
-            "assistant_model" in kwargs
-            and kwargs.get("num_beams", 1) == 1
-            and "temperature" not in kwargs
-        )
-        return (
-            plain
-            and options.short_window
-            and (kwargs.get("prompt_ids") is None or options.prompt_is_context)
-            and self.device == "cpu"
-        )
 
     def encode(
         self, audio: np.ndarray, span: float, timings: Timings, encoder: Any = None
@@ -194,8 +181,12 @@ class Pass:
         timings.encoder_ms += _ms(t0)
         return encoded
 
+    def generate_kwargs(self, route: Route) -> dict[str, Any]:
+        """generate()'s arguments for `route`, here (the assistant model, the device)."""
+        return route.generate_kwargs(self.assistant, self.device)
+
     def generate_with_fallback(
-        self, audio: np.ndarray, kwargs: dict, timings: Timings
+        self, audio: np.ndarray, route: Route, timings: Timings
     ) -> list[int]:
         """generate() on the features themselves: its temperature fallback re-reads the input
         features of the rows it retries, and fails (None subscripted) on encoder outputs
@@ -206,76 +197,39 @@ class Pass:
             feats = win.features(extractor, audio, win.FULL_WINDOW_S).to(self.device, self.dtype)
             timings.features_ms += _ms(t0)
             t0 = time.perf_counter()
-            out = self.model.generate(input_features=feats, **kwargs)
+            out = self.model.generate(input_features=feats, **self.generate_kwargs(route))
             self.sync()
             timings.decoding_ms += _ms(t0)
         sequence = out.sequences if hasattr(out, "sequences") else out
-        return sequence[0].tolist()
+        return list(sequence[0].tolist())
 
-    def decode_generate(self, encoded: torch.Tensor, kwargs: dict, timings: Timings) -> list[int]:
+    def decode_generate(self, encoded: torch.Tensor, route: Route, timings: Timings) -> list[int]:
         from transformers.modeling_outputs import BaseModelOutput
 
         t0 = time.perf_counter()
         out = self.model.generate(
-            encoder_outputs=BaseModelOutput(last_hidden_state=encoded), **kwargs
+            encoder_outputs=BaseModelOutput(last_hidden_state=encoded),
+            **self.generate_kwargs(route),
         )
         self.sync()
         timings.decoding_ms += _ms(t0)
         sequence = out.sequences if hasattr(out, "sequences") else out
-        return sequence[0].tolist()
+        return list(sequence[0].tolist())
 
     def decode_greedy(
         self,
         encoded: torch.Tensor,
         plan: greedy.DecodePlan,
-        options: TranscribeOptions,
+        route: Route,
         timings: Timings,
-        quantise: bool = True,
     ) -> list[int]:
         t0 = time.perf_counter()
-        tokens = greedy.decoder_for(self.model).decode(
-            encoded, plan, screen=options.int8_screen, int8=quantise and options.int8_decoder
+        tokens = self.lean.decoder.decode(
+            encoded, plan, screen=route.screen, int8=route.int8_decoder
         )
         self.sync()
         timings.decoding_ms += _ms(t0)
         return tokens
-
-
-def greedy_plan(model: Any, options: TranscribeOptions, kwargs: dict) -> greedy.DecodePlan | None:
-    """The lean decoder's plan for these generate() arguments; None where only generate() does
-    what is asked (beams, sampling fallback, an assistant, language detection, timestamps
-    after a vocabulary prompt)."""
-    timestamps = bool(kwargs.get("return_timestamps"))
-    prompt = kwargs.get("prompt_ids")
-    if (
-        not options.lean_decoding
-        or kwargs.get("num_beams", 1) > 1
-        or "temperature" in kwargs
-        or "assistant_model" in kwargs
-        or (timestamps and prompt is not None)
-        or not greedy.supports(model)
-    ):
-        return None
-    init = greedy.init_tokens(model.generation_config, kwargs.get("language"), timestamps)
-    if init is None:
-        return None
-    prefix = (tuple(prompt.tolist()) if prompt is not None else ()) + init
-    return greedy.plan_for(model.generation_config, prefix, kwargs["max_new_tokens"], timestamps)
-
-
-def _may_quantise(plan: greedy.DecodePlan, kwargs: dict, options: TranscribeOptions) -> bool:
-    """Whether the int8 layers may serve this pass: plain greedy dictation on the CPU only, not
-    with a vocabulary prompt (they weaken it as short windows do: "comfy UI" for "ComfyUI" on
-    tiny.en) and not for files (timestamps): those get the fp32 model, so their tokens are
-    generate()'s own (the int8 encoder cost words on the file benchmark). English only: the
-    word error rate was measured on English, and on multilingual base a German sentence lost
-    its first half with the int8 layers ("und wie geht denn den Park?" for "Guten Morgen, heute
-    ist das Wetter schön, …"), which the fp32 layers kept. A context prompt (live dictation's
-    text so far) is not vocabulary and keeps them."""
-    language = kwargs.get("language")
-    english = language is None or greedy.language_token(language) == "<|en|>"
-    no_vocabulary = kwargs.get("prompt_ids") is None or options.prompt_is_context
-    return no_vocabulary and not plan.timestamps and english
 
 
 def tokens_for(seconds: float) -> int:

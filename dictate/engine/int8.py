@@ -16,6 +16,7 @@ import ctypes
 import logging
 import sys
 import warnings
+from typing import Any
 
 import torch
 
@@ -65,7 +66,7 @@ class Int8Encoder(torch.nn.Module):
     """A Whisper encoder whose transformer layers are int8 copies; the convolutions, the position
     table and the final norm are the fp32 model's own (shared, not copied)."""
 
-    def __init__(self, encoder: torch.nn.Module, layers: torch.nn.ModuleList) -> None:
+    def __init__(self, encoder: Any, layers: torch.nn.ModuleList) -> None:
         super().__init__()
         self.conv1, self.conv2 = encoder.conv1, encoder.conv2
         self.embed_positions = encoder.embed_positions
@@ -73,13 +74,8 @@ class Int8Encoder(torch.nn.Module):
         self.layer_norm = encoder.layer_norm
 
 
-def encoder_for(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The model's int8 encoder, built once and kept with the model (freed with it); None where
-    int8 does not apply."""
-    found = getattr(model, "_dictate_int8_encoder", None)
-    if found is None:
-        encoder = model.get_encoder()
-        layers = layers_copy(encoder.layers)
-        found = Int8Encoder(encoder, layers) if layers is not None else False
-        object.__setattr__(model, "_dictate_int8_encoder", found)  # not a submodule
-    return found or None
+def encoder_copy(encoder: Any) -> Int8Encoder | None:
+    """A Whisper encoder with int8 copies of its layers; None where int8 does not apply. The
+    caller keeps it (`parts.LeanParts`): each call makes a new copy."""
+    layers = layers_copy(encoder.layers)
+    return Int8Encoder(encoder, layers) if layers is not None else None

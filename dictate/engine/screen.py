@@ -9,6 +9,8 @@ candidates, a near-tie) falls back to the full fp32 product, so the arg-max is t
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import torch
 import torch.nn.functional as F
 
@@ -92,7 +94,7 @@ class ScreenedHead:
         return int(torch.argmax(logits))
 
 
-def can_screen(weight: object) -> bool:
+def can_screen(weight: object) -> TypeGuard[torch.Tensor]:
     # A quantised output layer (torch.ao dynamic quantisation) has no float weight to screen.
     if not isinstance(weight, torch.Tensor):
         return False

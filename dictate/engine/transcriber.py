@@ -11,17 +11,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
-from dictate.engine import catalog, inference, loading, longform
+from dictate.engine import catalog, greedy, inference, loading, longform
 from dictate.engine import device as devices
 from dictate.engine.longform import WINDOW_S, Gap, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
+from dictate.engine.parts import LeanParts
 from dictate.engine.priority import PriorityLock
+from dictate.engine.route import ModelFacts, Route, decide
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
 from dictate.errors import Cancelled, DeviceError, ModelError
 from dictate.transcript import DictationResult, Segment, Timings
@@ -32,6 +35,7 @@ SAMPLE_RATE = 16000
 PREVIOUS_WORDS = 100  # condition_on_previous: this many words of the text before as the prompt
 
 Notice = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,12 @@ class Engine:
         self._progress = progress
         # Dictations are urgent: they go before the next window of a file being transcribed.
         self._lock = PriorityLock()
-        self._model = None
-        self._assistant = None
-        self._processor = None
+        # transformers' WhisperForConditionalGeneration, its WhisperProcessor and the draft
+        # WhisperForCausalLM (untyped: their attributes are Tensor | Module unions to mypy).
+        self._model: Any = None
+        self._assistant: Any = None
+        self._processor: Any = None
+        self._parts: LeanParts | None = None  # built beside the placed model, dropped with it
         self._choice: devices.DeviceChoice | None = None
         self.source: loading.ModelSource | None = None
         self._english_only = True
@@ -137,29 +144,37 @@ class Engine:
             )
             return self.info
 
+    def _resolved(self) -> loading.ModelSource:
+        """The model's source, once `load` has resolved it."""
+        if self.source is None:
+            raise ModelError("no model is resolved: call load() first")
+        return self.source
+
     def _place(self, choice: devices.DeviceChoice) -> None:
         """Load (or move) the weights onto `choice`."""
         from transformers import WhisperForCausalLM, WhisperForConditionalGeneration
 
         if self._model is None:
+            source = self._resolved()
             try:
                 self._model = WhisperForConditionalGeneration.from_pretrained(
-                    self.source.path,
+                    source.path,
                     dtype=choice.dtype,
                     attn_implementation="sdpa",
                     use_safetensors=True,
                     local_files_only=True,
                 ).eval()
             except (OSError, ValueError, KeyError, SafetensorError) as exc:
-                raise ModelError(f"{self.source.label}: cannot load its weights ({exc})") from exc
+                raise ModelError(f"{source.label}: cannot load its weights ({exc})") from exc
             if self.assistant_spec:
                 self._assistant = self._load_assistant(choice, WhisperForCausalLM)
         self._model.to(device=choice.device, dtype=choice.dtype)
         if self._assistant is not None:
             self._assistant.to(device=choice.device, dtype=choice.dtype)
         self._choice = choice
+        self._parts = LeanParts(self._model)  # int8 copies and the screen are per device
 
-    def _load_assistant(self, choice: devices.DeviceChoice, causal_lm: type) -> torch.nn.Module:
+    def _load_assistant(self, choice: devices.DeviceChoice, causal_lm: Any) -> torch.nn.Module:
         """The draft model for speculative decoding, or one clear line saying why not.
 
         A distilled model drafts tokens for its teacher. Its encoder is the teacher's, so only
@@ -189,7 +204,7 @@ class Engine:
         for field, what in (("d_model", "width"), ("vocab_size", "vocabulary")):
             if getattr(teacher, field) != getattr(draft, field):
                 raise ModelError(
-                    f"assistant model {spec} does not fit {self.source.label}: its {what} is "
+                    f"assistant model {spec} does not fit {self._resolved().label}: its {what} is "
                     f"{getattr(draft, field)}, the model's {getattr(teacher, field)} (pair "
                     "distil-large-v3 with large-v3)"
                 )
@@ -207,6 +222,7 @@ class Engine:
         """Drop the model and give its memory (RAM and VRAM) back."""
         with self._lock.hold(urgent=True):
             self._model = self._assistant = self._processor = None
+            self._parts = None
             self._choice = None
             import gc
 
@@ -327,8 +343,7 @@ class Engine:
         does what is asked (greedy, timestamps), else one at a time through generate()."""
         if options.file_batch <= 1 or self._model is None:
             return 1
-        kwargs = self._generate_kwargs(options, True, inference.MAX_TOKENS)
-        return options.file_batch if inference.greedy_plan(self._model, options, kwargs) else 1
+        return self._route(options, True, inference.MAX_TOKENS).windows_per_batch
 
     def _decode_windows(
         self,
@@ -364,25 +379,16 @@ class Engine:
                 for w in windows
             ]
         else:
-            kwargs = self._generate_kwargs(options, True, inference.MAX_TOKENS)
-            choice = self._choice
+            route = self._route(options, True, inference.MAX_TOKENS)
 
             def between_steps() -> None:  # a cancel or a dictation need not wait for the batch
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("transcription cancelled")
                 self._lock.step_aside()
 
-            one = inference.Pass(
-                self._model,
-                self._processor,
-                choice.device,
-                choice.dtype,
-                between_steps=between_steps,
-            )
+            one = self._pass(between_steps)
             clips = [w.audio for w in windows]
-            token_rows = self._run(
-                lambda: one.run_batch(clips, options, kwargs, Timings()), urgent=urgent
-            )
+            token_rows = self._run(lambda: one.run_batch(clips, route, Timings()), urgent=urgent)
         return [
             list(self._segments(tokens, w, options))
             for w, tokens in zip(windows, token_rows, strict=True)
@@ -423,8 +429,9 @@ class Engine:
     ) -> bool:
         return not options.drop_unspeakable or speakable(text, start, end, regions)
 
-    def _run(self, work: Callable[[], list[int]], urgent: bool = False) -> list[int]:
-        """Run inference; if the GPU fails, move to the CPU, say so, and run it again there."""
+    def _run(self, work: Callable[..., T], urgent: bool = False) -> T:
+        """Run inference (`work()`, called without arguments: `...` lets a lambda bind a loop
+        variable as a default); if the GPU fails, move to the CPU, say so, and run it again."""
         with self._lock.hold(urgent):
             if self._model is None:
                 raise ModelError("no model is loaded: call load() first")
@@ -452,53 +459,52 @@ class Engine:
         (see `inference.Pass`: the lean greedy path for plain dictation, else generate())."""
         if max_new_tokens is None:
             max_new_tokens = inference.tokens_for(audio.size / SAMPLE_RATE)
-        kwargs = self._generate_kwargs(options, timestamps, max_new_tokens)
-        choice = self._choice
-        one = inference.Pass(self._model, self._processor, choice.device, choice.dtype)
-        return one.run(audio, options, kwargs, timings)
+        route = self._route(options, timestamps, max_new_tokens)
+        return self._pass().run(audio, route, timings)
 
-    def _generate_kwargs(
-        self, options: TranscribeOptions, timestamps: bool, max_new_tokens: int
-    ) -> dict:
-        kwargs: dict = {
-            "num_beams": max(1, options.beam_size),
-            "return_timestamps": timestamps,
-            "do_sample": False,
-            "max_new_tokens": max_new_tokens,
-        }
-        if self._english_only:
-            if options.language not in (None, "en", "english"):
-                raise ModelError(
-                    f"{self.info.model} is English-only; choose a multilingual model "
-                    f"(e.g. large-v3-turbo) for language {options.language!r}"
-                )
-            if self._force_english:  # a multilingual vocabulary: say "English" in tokens
-                kwargs["task"] = "transcribe"
-                kwargs["language"] = "en"
-        else:
-            kwargs["task"] = "transcribe"
-            if options.language:
-                kwargs["language"] = options.language
+    def _route(self, options: TranscribeOptions, timestamps: bool, max_new_tokens: int) -> Route:
+        """How a pass with these options decodes on the model as loaded (see `route.decide`)."""
+        prompt_ids: tuple[int, ...] = ()
         if options.prompt and options.prompt.strip():
-            kwargs["prompt_ids"] = self._processor.tokenizer.get_prompt_ids(
-                options.prompt, return_tensors="pt"
-            ).to(self._choice.device)
-            # The prompt, the start tokens and the answer share the decoder's 448 positions:
-            # a long prompt (or the previous window's text) shortens the answer's budget
-            # instead of making generate() refuse the window.
-            room = self._model.config.max_target_positions - len(kwargs["prompt_ids"]) - 4
-            kwargs["max_new_tokens"] = max(1, min(kwargs["max_new_tokens"], room))
-        if len(options.temperatures) > 1:
-            kwargs["temperature"] = options.temperatures
-            kwargs["compression_ratio_threshold"] = options.compression_ratio_threshold
-            kwargs["logprob_threshold"] = options.logprob_threshold
-        if (
-            self._assistant is not None
-            and options.beam_size <= 1
-            and len(options.temperatures) == 1
-        ):
-            kwargs["assistant_model"] = self._assistant
-        return kwargs
+            ids = self._processor.tokenizer.get_prompt_ids(options.prompt, return_tensors="pt")
+            prompt_ids = tuple(int(i) for i in ids.tolist())
+        return decide(
+            options,
+            self._facts(),
+            timestamps=timestamps,
+            max_new_tokens=max_new_tokens,
+            prompt_ids=prompt_ids,
+        )
+
+    def _facts(self) -> ModelFacts:
+        """What the route depends on about the model as loaded, and where it runs now."""
+        if self._model is None or self._choice is None or self.source is None:
+            raise ModelError("no model is loaded: call load() first")
+        return ModelFacts(
+            label=self.source.label,
+            english_only=self._english_only,
+            force_english=self._force_english,
+            generation_config=self._model.generation_config,
+            max_positions=int(self._model.config.max_target_positions),
+            lean=greedy.supports(self._model),
+            assistant=self._assistant is not None,
+            device=self._choice.device,
+        )
+
+    def _pass(self, between_steps: Callable[[], object] | None = None) -> inference.Pass:
+        """One pass over the model as placed now, with the engine's lean parts."""
+        if self._model is None or self._choice is None or self._parts is None:
+            raise ModelError("no model is loaded: call load() first")
+        choice = self._choice
+        return inference.Pass(
+            self._model,
+            self._processor,
+            choice.device,
+            choice.dtype,
+            parts=self._parts,
+            assistant=self._assistant,
+            between_steps=between_steps,
+        )
 
 
 def english_only(generation_config, source: loading.ModelSource) -> tuple[bool, bool]:

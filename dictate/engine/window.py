@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ def features(extractor, audio: np.ndarray, window_s: float) -> torch.Tensor:
     ).input_features
 
 
-def encode(encoder: torch.nn.Module, feats: torch.Tensor) -> torch.Tensor:
+def encode(encoder: Any, feats: torch.Tensor) -> torch.Tensor:
     """The encoder over a window of any length ≤ 30 s: WhisperEncoder.forward with the position
     table sliced to the window (the model itself is not changed, so other threads can use it).
     `encoder` is a WhisperEncoder or anything with its parts (`int8.Int8Encoder`)."""
