@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dictate import threads
 from dictate.engine import int8 as int8_copies
 from dictate.engine.screen import ScreenedHead, can_screen
 
@@ -113,12 +114,8 @@ class GreedyDecoder:
             # fp32 stays on the caller's threads: another thread count sums in another order,
             # and the tokens would no longer be generate()'s in a near-tie.
             return self._decode(encoded, plan, limits, screen, int8, between_steps)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with threads.one_thread():  # the owner of torch's count (see dictate.threads)
             return self._decode(encoded, plan, limits, screen, int8, between_steps)
-        finally:
-            torch.set_num_threads(threads)
 
     @torch.inference_mode()
     def _decode(
