@@ -60,12 +60,14 @@ class ScriptedEngine:
     delay_s: float = 0.0
     decoded: list[np.ndarray] = field(default_factory=list)
     prompts: list[str | None] = field(default_factory=list)
+    options: list[TranscribeOptions] = field(default_factory=list)
     busy: threading.Lock = field(default_factory=threading.Lock)
 
     def transcribe(self, audio: np.ndarray, options) -> DictationResult:
         with self.busy:
             self.decoded.append(audio.copy())
             self.prompts.append(options.prompt)
+            self.options.append(options)
             time.sleep(self.delay_s)
             words = []
             for start, end in self.gate.regions(audio):
@@ -167,6 +169,40 @@ def test_cancel_stops_the_loop_and_commits_nothing_more() -> None:
     assert commits == before
     assert not live._thread.is_alive()
     assert not live.policy.text or live.policy.text.split()[0] == "w10"
+
+
+def test_a_short_dictation_is_decoded_once_at_release_exactly_as_with_live_off() -> None:
+    """Shorter than `start_s`: no live step, so the release never waits on one, and the one
+    decode is the dictation's own (its int8 layers and all: the same text as live off)."""
+    audio = scripted_audio([[11, 12, 13, 14], [15, 16, 17]], pause_s=0.6)
+    assert audio.size / SR < LiveSettings().start_s
+    engine = ScriptedEngine()
+    options = TranscribeOptions(prompt="ComfyUI")
+    live = LiveTranscriber(lambda: engine, options).start()
+    feed(live, audio, speed=4.0)
+    time.sleep(0.3)  # the loop had time to look at all of it
+    result = live.finish(audio)
+    assert result.text == "w11 w12 w13 w14 w15 w16 w17"
+    assert engine.options == [options] and result.steps == 0
+    assert result.committed_s == 0 and result.tail_s == audio.size / SR and not result.reused
+
+
+def test_a_tail_the_last_step_heard_is_not_decoded_again_and_the_result_says_so() -> None:
+    audio = scripted_audio([list(range(10, 22)), list(range(30, 40))], pause_s=0.3)
+    audio = np.concatenate([audio, np.zeros(round(1.0 * SR), np.float32)])
+    engine = ScriptedEngine()
+    live = LiveTranscriber(lambda: engine, Options())
+    for i in range(0, audio.size, 320):  # driven on this thread: every step when due
+        live.feed(audio[i : i + 320])
+        live.poll(engine)
+    decodes = len(engine.decoded)
+    result = live.finish(audio)
+    assert result.text == " ".join(f"w{k}" for k in [*range(10, 22), *range(30, 40)])
+    assert result.steps == decodes > 0 and result.committed_s > 0
+    if len(engine.decoded) == decodes:  # nothing decoded after release
+        assert result.reused and result.tail_s == 0 and result.tail_ms < 100
+    else:
+        assert not result.reused and result.tail_s > 0
 
 
 def test_silence_before_speech_is_dropped_from_the_buffer() -> None:
