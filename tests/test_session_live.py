@@ -15,7 +15,7 @@ from tests.test_live import Options, ScriptedEngine, scripted_audio
 from tests.test_session import FakeCapture, FakeHistory
 
 SR = 16000
-SENTENCES = [list(range(10 * i, 10 * i + 6)) for i in range(1, 7)]
+SENTENCES = [list(range(10 * i, 10 * i + 6)) for i in range(1, 13)]
 EXPECTED = " ".join(f"w{k}" for s in SENTENCES for k in s)
 
 
