@@ -262,6 +262,13 @@ def live_text(engine, audio: np.ndarray, options: TranscribeOptions):  # -> Live
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12, not met yet (measured per recording, steps as due, WER live vs whole): "
+    "reproducer 5.2 vs 5.2 %, long-pauses 7.8 vs 7.8 %, reversed 8.7 vs 6.7 % ('old-sposed' "
+    "for 'ill-disposed': the fp32 layers on austen_0880 alone say so too), short-pauses 12.3 vs "
+    "8.6 % (a 2.6 s chunk 'And so my fellow Americans' decoded as the phrase twice)",
+)
 def test_live_text_of_joined_real_speech_is_as_accurate_as_whole_recording_decoding(
     tiny_en_dir: Path, fixtures_dir: Path
 ) -> None:
