@@ -40,6 +40,21 @@ Say = Callable[[str], None]
 COMMANDS = ("start", "stop", "toggle", "cancel")
 
 
+def live_summary(lat: Any) -> str:
+    """The live part of a dictation's latency line: what was done before release, and what the
+    release waited for (a `session.Latency`; empty for a dictation without live steps)."""
+    if not lat.committed_s and not lat.live_wait_ms and not lat.tail_decode_ms:
+        return ""
+    if lat.tail_audio_s:
+        after = f"{lat.tail_audio_s:.1f} s decoded after release in {lat.tail_decode_ms:.0f} ms"
+    else:
+        after = "the last live step had heard the rest: nothing decoded after release"
+    wait = f", {lat.live_wait_ms:.0f} ms waiting for the live step in progress"
+    return f"; live: {lat.committed_s:.1f} s done before release, {after}" + (
+        wait if lat.live_wait_ms >= 1 else ""
+    )
+
+
 def _default_say(message: str) -> None:
     print(f"dictate: {message}", file=sys.stderr, flush=True)
 
@@ -643,13 +658,7 @@ class App:
             self.say(
                 f"inserted {len(event.text)} characters, {lat.release_to_text_ms:.0f} ms after "
                 f"release (tail {lat.tail_ms:.0f}, encoder {lat.encoder_ms:.0f}, decoding "
-                f"{lat.decoding_ms:.0f}{where}, insert {lat.insert_ms:.0f})"
-                + (
-                    f"; live: {lat.committed_s:.1f} s done before release, "
-                    f"tail decoded in {lat.tail_decode_ms:.0f} ms"
-                    if lat.committed_s
-                    else ""
-                )
+                f"{lat.decoding_ms:.0f}{where}, insert {lat.insert_ms:.0f})" + live_summary(lat)
             )
         if event.gaps and event.message and event.state is not State.ERROR:
             self.say(event.message)  # text went in, but part of the speech gave none

@@ -15,7 +15,7 @@ import pytest
 from dictate.dictation.live import LiveSettings, LiveTranscriber, Preview
 from dictate.engine.options import TranscribeOptions
 from dictate.transcript import DictationResult, Timings
-from tests.conftest import load_clip, normalise, wer
+from tests.conftest import normalise, wer
 
 SR = 16000
 WORD_S, GAP_S = 0.3, 0.05  # a scripted word: a constant level; words touch, sentences pause
@@ -60,12 +60,14 @@ class ScriptedEngine:
     delay_s: float = 0.0
     decoded: list[np.ndarray] = field(default_factory=list)
     prompts: list[str | None] = field(default_factory=list)
+    options: list[TranscribeOptions] = field(default_factory=list)
     busy: threading.Lock = field(default_factory=threading.Lock)
 
     def transcribe(self, audio: np.ndarray, options) -> DictationResult:
         with self.busy:
             self.decoded.append(audio.copy())
             self.prompts.append(options.prompt)
+            self.options.append(options)
             time.sleep(self.delay_s)
             words = []
             for start, end in self.gate.regions(audio):
@@ -114,8 +116,9 @@ def test_a_long_dictation_comes_back_whole_and_once_and_no_audio_is_decoded_twic
     assert result.committed_s > 0.8 * audio.size / SR
     assert " ".join([*commits, result.tail_text]).split() == expected.split()
     assert previews and previews[-1].committed and len(previews) >= 10
-    # Sliding buffer: every decode is of at most one sentence and a bit (bounded cost).
-    longest = max(len(s) for s in sentences) * (WORD_S + GAP_S) + 2 * 0.6 + 2.5
+    # Sliding buffer: every decode is of at most two sentences and a bit (bounded cost; a
+    # sentence shorter than `min_chunk_s` goes with the next).
+    longest = 2 * max(len(s) for s in sentences) * (WORD_S + GAP_S) + 2 * 0.6 + 2.5
     assert max(d.size for d in engine.decoded) / SR <= longest
     # The prompt is committed text from before each decoded clip, never the clip's own words.
     assert any(p for p in engine.prompts)
@@ -169,6 +172,40 @@ def test_cancel_stops_the_loop_and_commits_nothing_more() -> None:
     assert not live.policy.text or live.policy.text.split()[0] == "w10"
 
 
+def test_a_short_dictation_is_decoded_once_at_release_exactly_as_with_live_off() -> None:
+    """Shorter than `start_s`: no live step, so the release never waits on one, and the one
+    decode is the dictation's own (its int8 layers and all: the same text as live off)."""
+    audio = scripted_audio([[11, 12, 13, 14], [15, 16, 17]], pause_s=0.6)
+    assert audio.size / SR < LiveSettings().start_s
+    engine = ScriptedEngine()
+    options = TranscribeOptions(prompt="ComfyUI")
+    live = LiveTranscriber(lambda: engine, options).start()
+    feed(live, audio, speed=4.0)
+    time.sleep(0.3)  # the loop had time to look at all of it
+    result = live.finish(audio)
+    assert result.text == "w11 w12 w13 w14 w15 w16 w17"
+    assert engine.options == [options] and result.steps == 0
+    assert result.committed_s == 0 and result.tail_s == audio.size / SR and not result.reused
+
+
+def test_a_tail_the_last_step_heard_is_not_decoded_again_and_the_result_says_so() -> None:
+    audio = scripted_audio([list(range(10, 22)), list(range(30, 40))], pause_s=0.3)
+    audio = np.concatenate([audio, np.zeros(round(1.0 * SR), np.float32)])
+    engine = ScriptedEngine()
+    live = LiveTranscriber(lambda: engine, Options())
+    for i in range(0, audio.size, 320):  # driven on this thread: every step when due
+        live.feed(audio[i : i + 320])
+        live.poll(engine)
+    decodes = len(engine.decoded)
+    result = live.finish(audio)
+    assert result.text == " ".join(f"w{k}" for k in [*range(10, 22), *range(30, 40)])
+    assert result.steps == decodes > 0 and result.committed_s > 0
+    if len(engine.decoded) == decodes:  # nothing decoded after release
+        assert result.reused and result.tail_s == 0 and result.tail_ms < 100
+    else:
+        assert not result.reused and result.tail_s > 0
+
+
 def test_silence_before_speech_is_dropped_from_the_buffer() -> None:
     audio = np.concatenate([np.zeros(8 * SR, np.float32), scripted_audio([[11, 12, 13]])])
     engine = ScriptedEngine()
@@ -180,17 +217,6 @@ def test_silence_before_speech_is_dropped_from_the_buffer() -> None:
 
 
 # ---- the real model --------------------------------------------------------------------------
-
-JOINED = (
-    "jfk.flac",
-    "more/austen_0870.wav",
-    "more/austen_0890.wav",
-    "LDC93S1.wav",
-    "more/austen_0920.wav",
-    "more/austen_0930.wav",
-    "more/austen_0880.wav",
-    "hotwords.mp3",
-)
 
 
 def occurrences(sentence: str, hypothesis: str) -> int:
@@ -219,35 +245,55 @@ def test_occurrences_counts_each_spoken_sentence() -> None:
     assert occurrences(sentence, "She had your dark suit in greasy wash water all year.") == 0
 
 
-@pytest.mark.slow
-def test_live_text_of_joined_real_speech_matches_whole_recording_decoding(
-    tiny_en_dir: Path, fixtures_dir: Path, references: dict[str, str]
-) -> None:
-    from dictate.engine.transcriber import Engine
+# Joined recordings (tests/joined_speech.py) for live vs whole: short and long pauses, a short
+# sentence before a long pause, JFK's sentence with pauses inside it.
+LIVE_SET = ("reproducer", "reversed", "long-pauses", "short-pauses")
 
-    refs = dict(references)
-    with open(fixtures_dir / "more" / "references.tsv", encoding="utf-8") as f:
-        refs |= {n: r for n, _, r in (line.rstrip("\n").split("\t") for line in f) if n != "file"}
-    pause = np.zeros(round(0.7 * SR), np.float32)
-    audio = np.concatenate([x for n in JOINED for x in (load_clip(fixtures_dir / n), pause)])
-    sentences = [refs[Path(n).name] for n in JOINED]
-    reference = " ".join(sentences)
+
+def live_text(engine, audio: np.ndarray, options: TranscribeOptions):  # -> LiveResult
+    """A live dictation of `audio` on a machine that keeps up: every step as soon as it is due
+    (on this thread, in 20 ms chunks), the same steps on every run whatever the load."""
+    live = LiveTranscriber(lambda: engine, options)
+    step = round(0.02 * SR)
+    for i in range(0, audio.size, step):
+        live.feed(audio[i : i + step])
+        live.poll(engine)
+    return live.finish(audio)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12, not met yet (measured per recording, steps as due, WER live vs whole): "
+    "reproducer 5.2 vs 5.2 %, long-pauses 7.8 vs 7.8 %, reversed 8.7 vs 6.7 % ('old-sposed' "
+    "for 'ill-disposed': the fp32 layers on austen_0880 alone say so too), short-pauses 12.3 vs "
+    "8.6 % (a 2.6 s chunk 'And so my fellow Americans' decoded as the phrase twice)",
+)
+def test_live_text_of_joined_real_speech_is_as_accurate_as_whole_recording_decoding(
+    tiny_en_dir: Path, fixtures_dir: Path
+) -> None:
+    """Issue 12's target: live WER ≤ the whole recording's (live off) + 1 point over the set,
+    every sentence once, most of the audio final before release."""
+    from dictate.engine.transcriber import Engine
+    from tests.joined_speech import joined
+
     engine = Engine(str(tiny_en_dir), device="cpu")
     engine.load()
     engine.warmup()
     options = TranscribeOptions()
-    whole = " ".join(s.text for s in engine.transcribe_long([audio], options))
-    live = LiveTranscriber(lambda: engine, options).start()
-    feed(live, audio, speed=1.0)
-    result = live.finish(audio)
-    for sentence in sentences:
-        assert occurrences(sentence, result.text) == 1, (sentence, result.text)
-    assert result.committed_s > 0.7 * audio.size / SR, result
-    if wer(reference, result.text) > wer(reference, whole) + 0.01:
-        # Issue 12's target, not met since the long-form fix made whole decoding better (seen:
-        # 12.2 % live vs 6.1 % whole); live transcription is off by default until it is, and
-        # this test passes again once live decoding is as good.
-        pytest.xfail(f"live WER above whole + 1 point: {result.text!r} vs {whole!r}")
+    references, wholes, lives = [], [], []
+    for name in LIVE_SET:
+        rec = joined(fixtures_dir, name)
+        result = live_text(engine, rec.audio, options)
+        for sentence in rec.references:
+            assert occurrences(sentence, result.text) == 1, (name, sentence, result.text)
+        assert result.committed_s > 0.7 * rec.seconds, (name, result)
+        references.append(rec.reference)
+        wholes.append(engine.transcribe(rec.audio, options).text)  # live off: the app's path
+        lives.append(result.text)
+    reference = " ".join(references)
+    live_wer, whole_wer = wer(reference, " ".join(lives)), wer(reference, " ".join(wholes))
+    assert live_wer <= whole_wer + 0.01, (live_wer, whole_wer, lives, wholes)
 
 
 def test_a_model_still_loading_leaves_a_backlog_that_is_worked_off_in_bounded_steps() -> None:

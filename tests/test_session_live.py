@@ -15,7 +15,7 @@ from tests.test_live import Options, ScriptedEngine, scripted_audio
 from tests.test_session import FakeCapture, FakeHistory
 
 SR = 16000
-SENTENCES = [list(range(10 * i, 10 * i + 6)) for i in range(1, 7)]
+SENTENCES = [list(range(10 * i, 10 * i + 6)) for i in range(1, 13)]
 EXPECTED = " ".join(f"w{k}" for s in SENTENCES for k in s)
 
 
@@ -108,8 +108,24 @@ def test_live_dictation_is_inserted_once_whole_with_the_live_breakdown() -> None
     row = history.rows[1]
     assert row["status"] == "inserted" and row["text"] == EXPECTED
     assert row["timings"]["committed_s"] > 0.7 * recorder.audio.size / SR
-    assert "tail_decode_ms" in row["timings"]
+    # The release's share, honestly: the step in progress, the audio left, its decode (whose
+    # stages are the encoder and decoder times; none when the last step had heard it all).
+    timings = row["timings"]
+    assert {"live_wait_ms", "tail_audio_s", "tail_decode_ms"} <= timings.keys()
+    assert timings["tail_audio_s"] < 0.3 * recorder.audio.size / SR
     session.shutdown()
+
+
+def test_the_latency_line_says_what_live_did_before_and_after_release() -> None:
+    from dictate.app import live_summary
+    from dictate.dictation.session import Latency
+
+    assert live_summary(Latency(encoder_ms=80, decoding_ms=200)) == ""  # live off
+    heard = live_summary(Latency(committed_s=38.2, live_wait_ms=120, tail_decode_ms=15))
+    assert "38.2 s done before release" in heard and "nothing decoded after release" in heard
+    assert "120 ms waiting for the live step in progress" in heard
+    tail = live_summary(Latency(committed_s=30.0, tail_audio_s=4.5, tail_decode_ms=310))
+    assert "4.5 s decoded after release in 310 ms" in tail and "waiting" not in tail
 
 
 def test_type_while_speaking_types_before_release_and_the_rest_once() -> None:

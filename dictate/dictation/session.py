@@ -68,6 +68,10 @@ class Latency:
     decoding_ms: float = 0.0
     insert_ms: float = 0.0
     committed_s: float = 0.0  # live dictation: audio already transcribed at release
+    # Live dictation, after release: the live step in progress, then the audio left (0 s when
+    # the last step had heard it all: then no encoder or decoder time is spent after release).
+    live_wait_ms: float = 0.0
+    tail_audio_s: float = 0.0
     tail_decode_ms: float = 0.0  # live dictation: decoding what was left at release
     release_to_text_ms: float = 0.0  # key release (or stop) to the text being in the window
     remote_ms: float = 0.0  # the round trip to a transcription server, when one is used
@@ -497,16 +501,18 @@ class Session:
         if job.live is not None:
             result = job.live.live.finish(job.audio)
             job.latency.committed_s = result.committed_s
+            job.latency.live_wait_ms = result.wait_ms
+            job.latency.tail_audio_s = result.tail_s
             job.latency.tail_decode_ms = result.tail_ms
-            if job.live.typed:  # the rest of a dictation typed while speaking
-                return self._finish_typed(job, result)
         else:
             result = self._transcribe(job)
-        t = result.timings
+        t = result.timings  # live: the stages of the tail's decode after release
         lat = job.latency
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
         lat.remote_ms, lat.engine = getattr(t, "remote_ms", 0.0), getattr(t, "engine", "")
+        if job.live is not None and job.live.typed:  # the rest of a dictation typed while speaking
+            return self._finish_typed(job, result)
         with self._lock:
             rules = self.rules
         text = clean(result.text, rules, speech_s=result.speech_s)

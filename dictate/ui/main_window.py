@@ -38,6 +38,8 @@ LATENCY_ROWS = (
     ("remote_ms", "Server"),  # the round trip when a transcription server is the engine
     ("insert_ms", "Insertion"),
     ("committed_s", "Done while speaking"),  # live dictation: audio final before release
+    ("live_wait_ms", "Live: step in progress at release"),
+    ("tail_audio_s", "Live: audio left at release"),  # 0 s: the last live step had heard it
     ("tail_decode_ms", "Live: rest after release"),
     ("release_to_text_ms", "Release → text"),
 )
