@@ -64,6 +64,9 @@ def one_thread() -> Iterator[None]:
         return
     with _lock:
         base = _wanted(torch)
+        # A thread's first count read seeds it from the count last set anywhere, and would undo
+        # a 1 set before it: seed first (cheap, once per thread), then set.
+        torch.get_num_threads()
         torch.set_num_threads(1)  # every section: where the count is per thread, its own
         _single += 1
         _local.depth = _depth() + 1
@@ -88,6 +91,7 @@ def set_threads(n: int) -> None:
         if _depth():  # this thread is in a section: it applies when that ends
             return
         if _single == 0 or _is_per_thread(torch):
+            torch.get_num_threads()  # seed this thread first (see one_thread)
             torch.set_num_threads(n)
 
 

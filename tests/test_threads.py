@@ -252,11 +252,20 @@ def test_a_thread_that_started_during_a_section_does_not_restore_its_one() -> No
     assert _fresh_count() == 3
 
 
-def test_an_engine_worker_setting_the_count_during_a_section_runs_with_it() -> None:
+@pytest.mark.parametrize("app_count_set", [False, True])
+def test_an_engine_worker_setting_the_count_during_a_section_runs_with_it(
+    app_count_set: bool,
+) -> None:
     """configure_cpu_threads on the loader while the tail check runs: where the count is per
-    thread, the loader's own count is the app's at once (the gate keeps its one)."""
+    thread, the loader's own count is the app's at once (the gate keeps its one). With the
+    app's count already set (as in the app), the section's thread makes no torch call before
+    it sets 1, and torch seeds a thread at its first count read from the count last set
+    anywhere: unless the section seeds first, the gate ran on the loader's 3 (seen in the full
+    test run, where an earlier test had set the app's count)."""
     if not threads._is_per_thread(torch):
         pytest.skip("torch's count is process-wide here: the setting waits for the section")
+    if app_count_set:
+        threads.set_threads(torch.get_num_threads())
     in_section, done = threading.Event(), threading.Event()
     seen: list[int] = []
 
