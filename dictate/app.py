@@ -135,6 +135,7 @@ class App:
         self.model_listeners: list[Callable[[Any], None]] = []  # ModelStatus, from the loader
         self.preview_listeners: list[Callable[[Any], None]] = []  # live text (dictation.live)
         self.last_preview: Any = None  # the dictation's live text so far, for status lines
+        self._stop_cued: int | None = None  # the dictation whose "stop" cue was played
         self._quit = threading.Event()
         self._started = False
         self._model_deferred = False  # start(load_model=False) until load_model()
@@ -638,7 +639,9 @@ class App:
             self.last_preview = None
             self.cues.play("start")
             self.holder.ensure_loaded()  # after an idle unload, load while the person speaks
-        elif event.state is State.TRANSCRIBING:
+        elif event.state is State.TRANSCRIBING and event.dictation_id != self._stop_cued:
+            # Once per dictation: queued (stop) and taken by the worker both say TRANSCRIBING.
+            self._stop_cued = event.dictation_id
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")

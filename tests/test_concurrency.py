@@ -213,6 +213,55 @@ def test_cancel_while_the_tail_is_recorded_cancels_that_dictation() -> None:
     assert "inserted" not in history.statuses[1] and inserter.texts == []
 
 
+class BlockingInserter(Inserter):
+    """Holds the first insertion until `go` is set, so a cancel can arrive while it types."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typing, self.go = threading.Event(), threading.Event()
+
+    def insert(self, text: str) -> Outcome:
+        self.typing.set()
+        assert self.go.wait(5)
+        return super().insert(text)
+
+
+def test_a_cancel_while_the_text_goes_in_is_too_late_and_says_so() -> None:
+    """Esc (or `dictate cancel`) while the text is being typed: it cannot take the text back, so
+    it must not report a cancel. Today's code said "cancelled" while the text went in: the
+    desktop test saw the text typed after a successful `dictate cancel`."""
+    session, history, inserter = make(SlowRecorder())
+    events: list = []
+    session._on_event = events.append
+    inserter = session.inserter = BlockingInserter()
+    assert session.start() and session.stop()
+    assert inserter.typing.wait(5)
+    assert session.cancel() is False  # too late: nothing to cancel
+    inserter.go.set()
+    session.shutdown()
+    assert inserter.texts == ["take 1"]
+    assert history.statuses[1][-1] == "inserted"
+    assert State.CANCELLED not in [e.state for e in events]
+
+
+def test_a_queued_dictation_is_not_reported_idle() -> None:
+    """Between stop() and the worker taking the job, the state says it is on its way: a reader
+    that saw "idle" would take a half-written history row for the final one."""
+    session, history, _ = make(SlowRecorder())
+    real, held = session._jobs, []
+    session._jobs = type("Held", (), {"put": lambda self, job: held.append(job)})()
+    assert session.start() and session.stop()  # queued; the worker has not taken it yet
+    try:
+        assert held and session.state is State.TRANSCRIBING
+        assert history.statuses[1][-1] == "recorded"
+    finally:
+        session._jobs = real
+        for job in held:
+            real.put(job)
+    session.shutdown()
+    assert history.statuses[1][-1] == "inserted" and session.state is State.IDLE
+
+
 def test_state_reads_stay_quick_while_the_microphone_opens() -> None:
     """The tray and `dictate status` read the state while a start opens the microphone (up to
     3 s for a PulseAudio source); every read must answer at once, not after the opening."""

@@ -115,3 +115,15 @@ def test_the_app_gives_memory_back_after_warm_up_and_each_transcription(
     job = SimpleNamespace(id=1, status="done", text="words", elapsed_s=1.0, path=Path("a.wav"))
     app._on_file_job(job)
     assert calls == [True, False, False, False]
+
+
+def test_the_stop_cue_plays_once_per_dictation(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stop() says TRANSCRIBING when it queues the dictation, and the worker says it again when
+    it takes it: one cue, not two (and a second dictation gets its own)."""
+    from dictate.dictation.session import Event, State
+
+    played: list[str] = []
+    monkeypatch.setattr(app.cues, "play", played.append)
+    for dictation in (1, 1, 2, 2):
+        app._on_event(Event(State.TRANSCRIBING, dictation))
+    assert played == ["stop", "stop"]

@@ -133,6 +133,9 @@ class _Job:
     recovered: bool = False
     queued: bool = False  # on the worker's queue (not while stop() still records the tail)
     live: _LiveTake | None = None
+    # Claimed for insertion (under the session lock): from here on a cancel is too late, so
+    # it says so instead of reporting a cancel while the text goes in.
+    inserting: bool = False
 
 
 @dataclass
@@ -216,7 +219,10 @@ class Session:
         with self._lock:
             if self._mic is not _Mic.IDLE:
                 return State.RECORDING  # opening and the tail count as recording
-            return self._busy or State.IDLE
+            if self._busy is not None:
+                return self._busy
+            # Queued, not yet taken by the worker: still on its way, not idle.
+            return State.TRANSCRIBING if any(j.queued for j in self._pending) else State.IDLE
 
     @property
     def queued(self) -> int:
@@ -341,7 +347,7 @@ class Session:
             elif mic is _Mic.RECORDING:
                 self._mic = _Mic.STOPPING  # claimed: no stop() can queue this recording now
                 target = rec.id
-            elif live := [j for j in self._pending if not j.cancelled.is_set()]:
+            elif live := [j for j in self._pending if not j.cancelled.is_set() and not j.inserting]:
                 live[-1].cancelled.set()  # the newest dictation not yet inserted
                 target = live[-1].dictation_id
                 rec = None
@@ -439,7 +445,7 @@ class Session:
         assert job.live is not None
         lat = job.latency
         typed = "".join(job.live.typed)
-        if job.cancelled.is_set():  # what was typed stays typed (and in the history)
+        if not self._claim_insertion(job):  # what was typed stays typed (and in the history)
             self.history.set_result(job.dictation_id, typed, lat.as_dict())
             self.history.set_cancelled(job.dictation_id)
             return
@@ -517,7 +523,7 @@ class Session:
             rules = self.rules
         text = clean(result.text, rules, speech_s=result.speech_s)
         gaps = tuple(getattr(result, "gaps", ()))
-        if job.cancelled.is_set():
+        if not self._claim_insertion(job):
             self.history.set_cancelled(job.dictation_id)
             return
         if not text and gaps:  # speech, but no text from it: say so, keep the audio
@@ -560,6 +566,15 @@ class Session:
             # history either way.
             message = f"could not insert the text: {outcome.error}; it is kept in the history"
             self._emit(State.ERROR, job.dictation_id, message=message, text=text, latency=lat)
+
+    def _claim_insertion(self, job: _Job) -> bool:
+        """The point of no return: False if the job was cancelled; else no cancel() can take
+        it any more (it would report a cancel while the text goes in)."""
+        with self._lock:
+            if job.cancelled.is_set():
+                return False
+            job.inserting = True
+            return True
 
     def _drop_audio(self, dictation_id: int) -> None:
         """Without keep-audio a dictation's audio lives only until it is text (the text is in

@@ -133,8 +133,11 @@ class Pipeline:
         """Wait until the dictation has its final status and the session is idle; the status."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # The state first: once idle, nothing is queued or running, so the status read
+            # after it is final (read the other way round, a row read mid-insertion could pass).
+            idle = self.session.state is State.IDLE
             status = self.history.get(dictation).status
-            if status not in UNFINISHED and self.session.state is State.IDLE:
+            if idle and status not in UNFINISHED:
                 return status
             time.sleep(0.005)
         raise AssertionError(
