@@ -147,3 +147,17 @@ def test_catalog_has_the_required_models_and_sane_defaults():
     assert catalog.default_model("cpu", cpu_count=4).name == "base.en"
     assert catalog.default_model("cpu", cpu_count=2).name == "tiny.en"
     assert catalog.find("large-v3-turbo").english_only is False
+
+
+def test_availability_says_where_each_model_comes_from(hf_cache, random_model_dir, monkeypatch):
+    """One answer for `dictate models` and the settings dialog: the HF cache first, then the
+    shipped tiny.en copy, else a download."""
+    monkeypatch.setattr(loading, "embedded_folder", lambda: Path("/shipped/tiny.en"))
+    assert loading.availability(loading.EMBEDDED_REPO) == "embedded"
+    assert loading.availability("distil-whisper/distil-small.en") is None
+    put_in_cache(hf_cache, loading.EMBEDDED_REPO, random_model_dir)
+    put_in_cache(hf_cache, "distil-whisper/distil-small.en", random_model_dir)
+    assert loading.availability(loading.EMBEDDED_REPO) == "cached"
+    assert loading.availability("distil-whisper/distil-small.en") == "cached"
+    monkeypatch.setattr(loading, "embedded_folder", lambda: None)
+    assert loading.availability("openai/whisper-base.en") is None

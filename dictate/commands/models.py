@@ -12,15 +12,9 @@ from dictate.errors import DictateError
 def run(args: argparse.Namespace) -> int:
     if args.download:
         return _download(args.download)
-    embedded = loading.embedded_folder() is not None
     rows = [("NAME", "HUB ID", "PARAMS", "DOWNLOAD", "LANGUAGES", "HERE", "SUITS")]
     for m in catalog.CATALOG:
-        if loading.is_cached(m.repo_id):
-            here = "cached"
-        elif embedded and m.repo_id == loading.EMBEDDED_REPO:
-            here = "embedded"
-        else:
-            here = "-"
+        here = loading.availability(m.repo_id) or "-"
         rows.append(
             (m.name, m.repo_id, f"{m.params_m}M", _size(m.download_mb), m.languages, here, m.suits)
         )

@@ -87,6 +87,17 @@ def is_cached(repo_id: str) -> bool:
     return True
 
 
+def availability(repo_id: str) -> str | None:
+    """Where a catalog model can be loaded from with no network: "cached" (the HF cache),
+    "embedded" (the tiny.en copy `dictate[offline]` ships) or None (it must be downloaded).
+    One answer for `dictate models` and the settings dialog."""
+    if is_cached(repo_id):
+        return "cached"
+    if repo_id == EMBEDDED_REPO and embedded_folder() is not None:
+        return "embedded"
+    return None
+
+
 def resolve(
     spec: str | os.PathLike[str] | None,
     *,

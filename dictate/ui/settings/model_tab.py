@@ -93,14 +93,10 @@ class ModelTab(Tab):
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
         self.model_combo.addItem("", None)  # "Automatic: …", named in _update_model_labels
-        embedded = loading.embedded_folder() is not None
+        labels = {"cached": "downloaded", "embedded": "built in"}
         for m in catalog.CATALOG:
-            if loading.is_cached(m.repo_id):
-                where = "downloaded"
-            elif embedded and m.repo_id == loading.EMBEDDED_REPO:
-                where = "built in"
-            else:
-                where = f"download {m.download_mb} MB"
+            found = loading.availability(m.repo_id)
+            where = labels[found] if found else f"download {m.download_mb} MB"
             langs = "English" if m.english_only else m.languages
             self.model_combo.addItem(f"{m.name} · {langs} · {where}", m.name)
             tip = f"{m.repo_id}: {m.params_m} M parameters, for {m.suits}."
