@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             t = dictate(s, window, app, wav, log)
                             t["seconds"] = seconds
                             t["wer"] = wer(reference, t["text"])
+                            t["words"] = len(reference.split())
                             rows.setdefault((length, live), []).append(t)
                             log(
                                 f"{seconds:.0f} s, live {'on' if live else 'off'}: "
@@ -224,6 +225,13 @@ def render(
         )
     else:
         met, measured = None, "not measured (needs 5 s and a longer length, live on)"
+    sets = []
+    for live in lives:
+        done = [t for (_, on_), r in rows.items() if on_ is live for t in r]
+        words = sum(t["words"] for t in done)
+        if words:
+            errors = sum(t["wer"] * t["words"] for t in done) / words
+            sets.append(f"live {'on' if live else 'off'} {100 * errors:.1f} %")
     odd = [
         f"- {length} s, live {'on' if live else 'off'}, run {i + 1}: {t['odd']}"
         for (length, live), r in rows.items()
@@ -231,6 +239,8 @@ def render(
         if t["odd"]
     ]
     lines += [
+        "",
+        f"WER over the dictations (by words): {', '.join(sets)}.",
         "",
         f"Target ({name}): **{'met' if met else 'not met' if met is False else '–'}** "
         f"({measured}).",
