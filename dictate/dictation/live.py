@@ -60,8 +60,15 @@ class LiveSettings:
     long_pause_s: float = 1.0
     max_buffer_s: float = 20.0  # cut at the longest gap beyond this (one window per step)
     slowdown: float = 1.5  # interval ≥ this × a step's decoding time
-    context_words: int = 40  # committed words given to the next decode as its prompt
-    context_prompt: bool = True  # condition each decode on the committed text
+    # Conditioning each decode on the committed text (the last `context_words` words as its
+    # prompt) made live text worse, not better: on a short chunk tiny.en went on to repeat
+    # the prompt's phrase ("And so my fellow Americans. And so my fellow Americans.") and
+    # dropped sentence-ending full stops. Measured on 8 joined recordings (4 joins of
+    # tests/joined_speech.py, sonnet-and-clips, the 40/90/180 s benchmark dictations): WER
+    # with the prompt 8.9 %, without 8.3 %, whole-recording decoding 8.8 %; 10 words of
+    # prompt was worst (13.6 % on the four joins). Off; vocabulary prompts are still given.
+    context_words: int = 40
+    context_prompt: bool = False
     # tiny.en's int8 layers cost 4 points of WER on short live chunks ("ill-disposed" became
     # "old-sposed"): live decodes use the fp32 layers (still the short encoder window).
     int8: bool = False
