@@ -140,7 +140,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         server_model="openai/whisper-large-v3",
         server_insecure=True,
         server_ca_file="/etc/dictate/ca.pem",
-        live_transcription=True,  # clicked on (off by default)
+        live_transcription=False,  # clicked off (on by default)
         live_preview=False,
         type_while_speaking=True,
     )
