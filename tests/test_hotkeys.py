@@ -171,3 +171,32 @@ def test_no_display_gives_wayland_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(HotkeyError) as info:
         listener.start()
     assert "dictate toggle" in str(info.value) and "X11" in str(info.value)
+
+
+def test_an_empty_display_is_refused_before_pynput_starts_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pynput imported earlier with a display, DISPLAY empty now: its listener thread would die
+    connecting to X with an exception nobody catches; the listener says why instead."""
+    import sys
+    import types
+
+    started: list[object] = []
+
+    class Listener:  # pynput's X11 listener, as far as start() looks at it
+        __module__ = "pynput.keyboard._xorg"
+
+        def __init__(self, **kw: object) -> None:
+            started.append(self)
+
+    fake = types.ModuleType("pynput")
+    fake.keyboard = types.SimpleNamespace(Listener=Listener)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynput", fake)
+    monkeypatch.setenv("DISPLAY", "")
+    listener = HotkeyListener(
+        "<ctrl>+<alt>+d", "hold", print, print, print, is_recording=lambda: False
+    )
+    with pytest.raises(HotkeyError, match="X11 display") as info:
+        listener.start()
+    assert "dictate toggle" in str(info.value)
+    assert started == []

@@ -12,6 +12,7 @@ combination is currently down; it never logs, stores or forwards any other keyst
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -173,6 +174,12 @@ class HotkeyListener:
         if self._listener is not None:
             return
         keyboard = _pynput_keyboard()
+        if keyboard.Listener.__module__.endswith("_xorg") and not os.environ.get("DISPLAY"):
+            # pynput was imported while there was a display (or DISPLAY was emptied since): its
+            # thread would die on connecting, with an error nobody catches. Say it here.
+            raise HotkeyError(
+                f"global hotkeys need an X11 display (DISPLAY is empty); {_WAYLAND_HINT}"
+            )
         self._events = queue.SimpleQueue()  # fresh: no stale end marker from an earlier stop()
         try:
             listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
