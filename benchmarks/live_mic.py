@@ -128,7 +128,6 @@ def dictate(s, window, app, wav, log) -> dict:
     before the release or changing after it first appeared, what the history holds differing)."""
     from release_to_text import wait_for_text
 
-    from dictate.dictation.history import History
     from tests.desktop import test_dictation_e2e as e2e
 
     window.focus()
@@ -157,11 +156,7 @@ def dictate(s, window, app, wav, log) -> dict:
     if window.text() != settled:
         odd.append("the text changed once the app was ready")
     final = window.text()[len(before) :]
-    history = History(s.root / "data")
-    try:
-        entry = history.recent(1)[0]
-    finally:
-        history.close()
+    entry = e2e.history(s.desktop)[0]  # the newest dictation
     if (entry.text or "").strip() != final.strip():
         odd.append(f"history holds {entry.text!r}")
     timings = dict(entry.timings)

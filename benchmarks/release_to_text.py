@@ -102,7 +102,6 @@ def measure(s, window, app, rows: dict, runs: int, log) -> None:
     """Dictate each clip `runs` times per way of letting go (after one warm-up dictation)."""
     import speech
 
-    from dictate.dictation.history import History
     from tests.desktop import test_dictation_e2e as e2e
 
     clips = {c.name: c for c in speech.recorded_clips(CLIPS)}
@@ -124,11 +123,7 @@ def measure(s, window, app, rows: dict, runs: int, log) -> None:
         time.sleep(0.6)  # the clipboard goes back ~0.25 s after the paste
         if hold is None:  # the warm-up
             continue
-        history = History(s.root / "data")
-        try:
-            entry = history.recent(1)[0]
-        finally:
-            history.close()
+        entry = e2e.history(s.desktop)[0]  # the newest dictation
         timings = dict(entry.timings)
         timings["external_ms"] = (t1 - t0) * 1000.0
         timings["wer"] = speech.wer(clips[name].reference, text)
