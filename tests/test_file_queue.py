@@ -21,13 +21,13 @@ from dictate.audio.decode import load_audio
 from dictate.engine.options import TranscribeOptions
 from dictate.engine.transcriber import Engine
 from dictate.errors import DictateError
+from dictate.files.media import media_files
 from dictate.files.queue import (
     AUDIO_SUFFIXES,
     MEDIA_SUFFIXES,
     VIDEO_SUFFIXES,
     FileJob,
     FileQueue,
-    media_files,
 )
 from dictate.transcript import Segment
 from tests.conftest import wer

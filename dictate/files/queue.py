@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +40,6 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "FileJob",
     "FileQueue",
-    "media_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ AUDIO_SUFFIXES = choices.AUDIO_SUFFIXES
 VIDEO_SUFFIXES = choices.VIDEO_SUFFIXES
 MEDIA_SUFFIXES = choices.MEDIA_SUFFIXES
 MODEL_SWAPS_PER_JOB = 3  # a file survives this many model switches while it runs
-FOLDER_SCAN_LIMIT = 20_000  # directory entries looked at per drop: dropping $HOME must not hang
 
 
 @dataclass
@@ -356,47 +354,6 @@ class FileQueue:
         if job.gaps:  # speech that gave no text: the JSON export says where
             meta["gaps"] = [{"start": g.start, "end": g.end} for g in job.gaps]
         return meta
-
-
-def media_files(
-    paths: Iterable[str | Path], *, scan_limit: int = FOLDER_SCAN_LIMIT
-) -> tuple[list[Path], bool]:
-    """What a drop means: files as given, folders as the media files inside them.
-
-    Folders are walked recursively (hidden entries and symlinked folders skipped, names sorted);
-    each file comes once. The flag says a folder scan stopped at `scan_limit` entries.
-    """
-    found: list[Path] = []
-    seen: set[Path] = set()
-    budget = [scan_limit]
-
-    def keep(p: Path) -> None:
-        if p not in seen:
-            seen.add(p)
-            found.append(p)
-
-    for raw in paths:
-        p = Path(os.path.abspath(os.fspath(raw)))
-        if p.is_dir():
-            for f in _walk(p, budget):
-                keep(f)
-        else:
-            keep(p)
-    return found, budget[0] <= 0
-
-
-def _walk(folder: Path, budget: list[int]) -> Iterable[Path]:
-    for root, dirs, files in os.walk(folder):
-        visible = [d for d in dirs if not d.startswith(".")]
-        dirs[:] = sorted(
-            (d for d in visible if not os.path.islink(os.path.join(root, d))), key=str.casefold
-        )
-        budget[0] -= len(dirs) + len(files)
-        for name in sorted(files, key=str.casefold):
-            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_SUFFIXES:
-                yield Path(root) / name
-        if budget[0] <= 0:
-            return
 
 
 def _skip(blocks: Iterator[np.ndarray], seconds: float) -> Generator[np.ndarray, None, None]:

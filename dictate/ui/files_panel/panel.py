@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
 
 from dictate.errors import DictateError
 from dictate.export import FORMATS
-from dictate.files.queue import FileJob, FileQueue, media_files
+from dictate.files.media import media_files
+from dictate.files.queue import FileJob, FileQueue
 from dictate.ui.files_panel.drop_zone import DropZone, accept_copy, split_urls
 from dictate.ui.files_panel.export import DEFAULT_FORMAT, chosen_format, transcript_save_dialog
 from dictate.ui.files_panel.formatting import (
