@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dictate.dictation.commit import CommitPolicy, aligned_end, common_prefix, key
+from dictate.dictation.commit import CommitPolicy, aligned_end, common_prefix, key, mend_join
 
 
 def test_key_ignores_case_and_punctuation() -> None:
@@ -158,3 +158,94 @@ def test_no_word_lost_or_doubled_over_a_scripted_dictation() -> None:
 def test_a_hypothesis_sharing_no_word_with_the_committed_ones_is_kept_whole() -> None:
     # Losing words is worse than doubling one: with nothing to align on, nothing is skipped.
     assert aligned_end(["and", "mister", "john"], ["leisure", "to", "consider"]) == 0
+
+
+# ---- joins between chunks decoded apart (issue 23) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "bridge", "mended"),
+    [
+        # Whisper ends every chunk with a full stop; the bridge heard one sentence.
+        (
+            "I am sitting in a room.",
+            "different from the one",
+            "in a room different from",
+            ("room", "different"),
+        ),
+        ("ask not", "What your country", "ask not what your", ("not", "what")),
+        (
+            "of the first importance.",
+            "That the letter",
+            "first importance that the letter",
+            ("importance", "that"),
+        ),
+        # A clause mark from the bridge is taken, a real sentence end kept and capitalised.
+        (
+            "fine in form.",
+            "Especially as no",
+            "fine in form, especially as",
+            ("form,", "especially"),
+        ),
+        ("all year.", "and so my fellow", "wash water all year. And so my", ("year.", "And")),
+        # Proper nouns and "I" stay capitalised where the bridge has them so; acronyms too.
+        ("said to me.", "I think", "said to me I think", ("me", "I")),
+        ("worked at", "NASA for years", "worked at nasa for", ("at", "NASA")),
+        ("the doctor said.", "Mr. Smith", "the doctor said Mr. Smith", ("said", "Mr.")),
+        ('she wrote "yes."', "Then left", 'she wrote "yes." Then left', ('"yes.', "Then")),
+    ],
+)
+def test_a_join_takes_the_bridges_punctuation_and_case(
+    left: str, right: str, bridge: str, mended: tuple[str, str]
+) -> None:
+    assert mend_join(left.split(), right.split(), bridge.split()) == mended
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "bridge"),
+    [
+        ("a room.", "Different from", ""),  # nothing decoded
+        ("a room.", "Different from", "the one you are in"),  # other words
+        ("a room.", "Different from", "a room was different"),  # not side by side
+    ],
+)
+def test_a_bridge_that_does_not_hold_both_words_changes_nothing(
+    left: str, right: str, bridge: str
+) -> None:
+    assert mend_join(left.split(), right.split(), bridge.split()) is None
+
+
+def test_the_policy_records_each_chunk_join_and_mends_only_its_two_words() -> None:
+    p = CommitPolicy()
+    p.chunk("I am sitting in a room.", at=16000)
+    p.chunk("Different from the one.", at=32000)
+    p.finish("You are in now.")
+    assert [(j.index, j.at) for j in p.joins] == [(6, 16000), (10, 32000)]
+    assert p.mend(p.joins[0], "in a room different from the")
+    assert p.mend(p.joins[1], "the one you are")
+    assert p.text == "I am sitting in a room different from the one you are in now."
+    assert all(j.mended for j in p.joins) and p.open_cuts() == []
+
+
+def test_a_join_whose_bridge_heard_other_words_is_done_and_left_as_it_was() -> None:
+    p = CommitPolicy()
+    p.chunk("A room.", at=10)
+    p.finish("Different.")
+    assert not p.mend(p.joins[0], "something else entirely")
+    assert p.text == "A room. Different." and p.open_cuts() == []
+
+
+def test_words_committed_by_agreement_after_the_cut_open_the_join() -> None:
+    p = CommitPolicy()
+    p.hypothesis("And so my fellow")
+    p.hypothesis("And so my fellow Americans ask")  # commits "And so my fellow"
+    p.chunk("And so my", at=500)  # the cut came after "my": "fellow" carries over
+    assert [(j.index, j.at) for j in p.joins] == [(3, 500)]
+    assert p.committed == ["And", "so", "my", "fellow"]
+
+
+def test_a_silent_first_chunk_makes_no_join() -> None:
+    p = CommitPolicy()
+    p.chunk("", at=100)
+    p.finish("Hello there.")
+    assert p.joins == []

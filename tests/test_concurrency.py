@@ -85,6 +85,7 @@ class History:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.statuses: dict[int, list[str]] = {}
+        self.dropped: list[int] = []  # audio deleted (keep-audio off)
 
     def _set(self, id: int, status: str) -> None:
         with self._lock:
@@ -104,6 +105,9 @@ class History:
 
     def set_inserted(self, id, ok, method, error=None) -> None:
         self._set(id, "inserted" if ok else "insert_failed")
+
+    def drop_audio(self, id) -> None:
+        self.dropped.append(id)
 
     def set_cancelled(self, id) -> None:
         self._set(id, "cancelled")

@@ -60,6 +60,7 @@ class FakeHistory:
     def __init__(self) -> None:
         self.rows: dict[int, dict] = {}
         self.recordings: dict[int, FakeRecording] = {}
+        self.dropped: list[int] = []  # audio deleted (keep-audio off)
 
     def start(self) -> FakeRecording:
         rec = FakeRecording(len(self.rows) + 1)
@@ -75,6 +76,9 @@ class FakeHistory:
 
     def set_inserted(self, id, ok, method, error=None) -> None:
         self.rows[id].update(status="inserted" if ok else "insert_failed", method=method)
+
+    def drop_audio(self, id) -> None:
+        self.dropped.append(id)
 
     def set_cancelled(self, id) -> None:
         self.rows[id]["status"] = "cancelled"

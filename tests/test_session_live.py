@@ -71,11 +71,19 @@ class RecordingInserter:
         return Outcome()
 
 
-def make(type_while_speaking: bool, speed: float = 6.0, can_type=lambda: True):
+def make(
+    type_while_speaking: bool,
+    speed: float = 6.0,
+    can_type=lambda: True,
+    *,
+    engine_fn=None,
+    keep_audio: bool = True,
+):
     recorder = PlayingRecorder(scripted_audio(SENTENCES), speed)
     inserter = RecordingInserter(recorder)
     history = FakeHistory()
     engine = ScriptedEngine()
+    engine_fn = engine_fn or (lambda: engine)
     events = []
     session = Session(
         recorder=recorder,
@@ -83,11 +91,10 @@ def make(type_while_speaking: bool, speed: float = 6.0, can_type=lambda: True):
         inserter=inserter,
         history=history,
         on_event=events.append,
-        live=lambda on_commit: LiveTranscriber(
-            lambda: engine, Options(), on_commit=on_commit
-        ).start(),
+        live=lambda on_commit: LiveTranscriber(engine_fn, Options(), on_commit=on_commit).start(),
         type_while_speaking=type_while_speaking,
         can_type=can_type,
+        keep_audio=keep_audio,
     )
     recorder.session = session
     return session, recorder, inserter, history, events
@@ -170,3 +177,147 @@ def test_while_the_hotkey_is_held_nothing_is_typed_until_release() -> None:
     assert inserter.calls == [(EXPECTED, False)]
     assert history.rows[1]["text"] == EXPECTED
     session.shutdown()
+
+
+# ---- the same guarantees as the whole-recording path (issue 23) ------------------------------
+
+
+class GoneEngine(ScriptedEngine):
+    """An engine switched away under the dictation: once `gone` is set, every call says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone = threading.Event()
+        self.refused = 0
+
+    def transcribe(self, audio, options):
+        from dictate.errors import EngineGone
+
+        if self.gone.is_set():
+            self.refused += 1
+            raise EngineGone("the model was switched")
+        return super().transcribe(audio, options)
+
+
+def test_a_model_switch_at_release_redoes_the_live_tail_with_the_new_model() -> None:
+    old, new = GoneEngine(), ScriptedEngine()
+    # The old engine is handed out until it has refused once (the holder's swap).
+    session, recorder, inserter, history, _ = make(
+        False, engine_fn=lambda: new if old.refused else old
+    )
+    session.start()
+    assert recorder.done.wait(30)
+    old.gone.set()  # switched while the last words are still undecoded
+    session.stop()
+    wait_idle(session)
+    assert old.refused >= 1 and new.decoded  # the old model refused, the new one finished
+    assert [text for text, _ in inserter.calls] == [EXPECTED]
+    assert history.rows[1]["status"] == "inserted"
+    session.shutdown()
+
+
+def test_a_model_switch_while_speaking_goes_on_with_the_new_model() -> None:
+    old, new = GoneEngine(), ScriptedEngine()
+    session, _recorder, inserter, _history, _ = make(
+        False, speed=3.0, engine_fn=lambda: new if old.refused else old
+    )
+    session.start()
+    deadline = time.monotonic() + 20
+    while len(old.decoded) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    old.gone.set()  # in the middle of the dictation
+    session.stop()
+    wait_idle(session)
+    assert old.refused >= 1 and len(new.decoded) >= 2  # live steps went on with the new one
+    assert [text for text, _ in inserter.calls] == [EXPECTED]
+    session.shutdown()
+
+
+def test_keep_audio_off_deletes_a_live_dictations_audio_once_it_is_text() -> None:
+    session, _, inserter, history, _ = make(False, keep_audio=False)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert [text for text, _ in inserter.calls] == [EXPECTED]
+    assert history.dropped == [1]
+    session.shutdown()
+
+
+def test_keep_audio_off_deletes_the_audio_of_text_typed_while_speaking() -> None:
+    session, _, inserter, history, events = make(True, keep_audio=False)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    assert "".join(text for text, _ in inserter.calls) == EXPECTED
+    assert history.dropped == [1] and history.rows[1]["status"] == "inserted"
+    assert State.INSERTING in [e.state for e in events]  # the tray shows the text going in
+    session.shutdown()
+
+
+class DeafEngine(ScriptedEngine):
+    """Hears nothing of some words (Whisper skipping speech) and, as the real engine's
+    coverage check does, reports where that speech was (seconds from the clip's start)."""
+
+    def __init__(self, deaf: set[int]) -> None:
+        super().__init__()
+        self.deaf = deaf
+
+    def transcribe(self, audio, options):
+        result = super().transcribe(audio, options)
+        result.text = " ".join(
+            w for w in result.text.split() if int(w.strip("w~")) not in self.deaf
+        )
+        deaf = np.isin(np.round(audio * 1000), list(self.deaf))
+        if deaf.any():
+            where = np.flatnonzero(deaf)
+            result.gaps = [(where[0] / SR, (where[-1] + 1) / SR)]
+        return result
+
+
+def sentence_span(k: int) -> tuple[float, float]:
+    """Seconds from the start of the recording where sentence `k` of SENTENCES is spoken."""
+    audio = scripted_audio(SENTENCES)
+    where = np.flatnonzero(np.isin(np.round(audio * 1000), SENTENCES[k]))
+    return where[0] / SR, (where[-1] + 1) / SR
+
+
+def test_speech_that_gives_no_text_in_a_live_chunk_is_reported_and_its_audio_kept() -> None:
+    deaf = set(SENTENCES[3])
+    engine = DeafEngine(deaf)
+    session, _, inserter, history, events = make(False, keep_audio=False, engine_fn=lambda: engine)
+    session.start()
+    session.stop()
+    wait_idle(session)
+    expected = " ".join(f"w{k}" for s in SENTENCES for k in s if k not in deaf)
+    assert [text for text, _ in inserter.calls] == [expected]
+    row = history.rows[1]
+    assert row["gaps"], row  # where the speech without text was, from the recording's start
+    low, high = sentence_span(3)
+    assert all(low - 0.05 <= a < b <= high + 0.05 for a, b in row["gaps"]), (row["gaps"], low, high)
+    assert history.dropped == []  # the audio is all there is of those words
+    said = [e.message for e in events if e.state is State.IDLE and e.text]
+    assert said and "no text came from the speech at" in said[0]
+    session.shutdown()
+
+
+def test_a_live_chunk_of_speech_with_no_text_at_all_is_a_gap() -> None:
+    """Even an engine without a coverage check of its own: a final chunk whose speech gave
+    no word is reported, as the whole-recording path reports it."""
+    from dictate.dictation.live import LiveTranscriber as LT
+
+    class Mute(ScriptedEngine):
+        def transcribe(self, audio, options):
+            result = super().transcribe(audio, options)
+            result.text, result.gaps = "", []
+            return result
+
+    engine = Mute()
+    audio = scripted_audio(SENTENCES[:4], pause_s=1.2)
+    live = LT(lambda: engine, Options())
+    for i in range(0, audio.size, 320):
+        live.feed(audio[i : i + 320])
+        live.poll(engine)
+    result = live.finish(audio)
+    assert result.text == ""
+    speech = sum(e - s for s, e in result.gaps)
+    assert speech > 0.8 * sum(e - s for s, e in engine.gate.regions(audio)), result.gaps

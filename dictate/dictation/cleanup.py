@@ -82,7 +82,7 @@ _STOCK = frozenset(tuple(_norm(p).split()) for p in STOCK_PHRASES)
 _STOCK_MAX_WORDS = max(len(p) for p in _STOCK)
 
 
-def _is_stock(text: str) -> bool:
+def is_stock(text: str) -> bool:
     """True when the text is nothing but stock phrases ("Thank you. Thank you.", "♪ ♪")."""
     if "\n" in text:  # a spoken "new line" is deliberate
         return False
@@ -183,7 +183,7 @@ def clean(text: str, rules: CleanupRules, *, speech_s: float | None = None) -> s
     little_speech = speech_s is not None and speech_s < STOCK_MAX_SPEECH_S
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace(_OPEN, "").replace(_CLOSE, "")
-    if little_speech and _is_stock(text):
+    if little_speech and is_stock(text):
         return ""
     text, parked = _park_replacements(text, rules.replacements)
     text = _tidy(text)
@@ -199,7 +199,7 @@ def clean(text: str, rules: CleanupRules, *, speech_s: float | None = None) -> s
         text = new
     # Again after the rules: "You, um." is stock once the filler is gone. A user's replacement
     # means the words were meant.
-    if little_speech and not parked and _is_stock(text):
+    if little_speech and not parked and is_stock(text):
         return ""
     return _PLACEHOLDER.sub(lambda m: parked[int(m[1])], text)
 

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 _NOT_WORD = re.compile(r"[^\w']+")
+_TRAILING = re.compile(r"^(.*?\w)([^\w]*)$")  # a word and the punctuation after it
 
 
 def split_words(text: str) -> list[str]:
@@ -73,6 +74,61 @@ def aligned_end(done: list[str], words: list[str]) -> int:
     return len(b)
 
 
+def mend_join(left: list[str], right: list[str], bridge: list[str]) -> tuple[str, str] | None:
+    """The last word of `left` and the first of `right`, punctuated and cased as `bridge` (a
+    decode of audio across the join) has them; None when the bridge does not hold both words
+    side by side.
+
+    Two chunks decoded apart each read as whole sentences ("a room." + "Different from"):
+    Whisper ends every clip with a full stop and starts every clip with a capital. A decode
+    that hears both sides of the pause says whether a sentence really ends there. Only the
+    punctuation after the left word and the case of the right word change: the words are the
+    chunks' own, so mending can never lose or double one.
+    """
+    if not left or not right or not bridge:
+        return None
+    near = [key(w) for w in left[-3:]] + [key(w) for w in right[:3]]
+    at = len(left[-3:]) - 1  # the left word's place in `near`
+    heard = [key(w) for w in bridge]
+    where: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, near, heard, autojunk=False)
+    for i, j, size in matcher.get_matching_blocks():
+        for d in range(size):
+            where[i + d] = j + d
+    p, q = where.get(at), where.get(at + 1)
+    if p is None or q != p + 1 or not near[at] or not near[at + 1]:
+        return None
+    word, right_word = left[-1], right[0]
+    old, new = _TRAILING.match(word), _TRAILING.match(bridge[p])
+    if old is None or new is None:
+        return None
+    word = old.group(1) + _end_punctuation(new.group(2))
+    said = bridge[q].lstrip("\"'(")
+    first = right_word.lstrip("\"'(")
+    lead = right_word[: len(right_word) - len(first)]
+    if said[:1].isupper() and first[:1].islower():
+        first = first[:1].upper() + first[1:]
+    elif said[:1].islower() and first[:1].isupper() and first[1:] == first[1:].lower():
+        first = first[:1].lower() + first[1:]  # never "nASA" from "NASA"
+    return word, lead + first
+
+
+def _end_punctuation(tail: str) -> str:
+    """What of the punctuation after a word in the bridge belongs at a join: sentence and
+    clause marks (a closing quote or bracket from the other decode would be unmatched)."""
+    return "".join(c for c in tail if c in ".,;:?!…-")
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where one chunk's words meet the next chunk's: `index` is the first word of the later
+    chunk in the committed words, `at` the sample of the cut between them."""
+
+    index: int
+    at: int
+    mended: bool = False
+
+
 @dataclass(frozen=True)
 class Update:
     """What one decode changed: words newly committed, and the tentative words after them."""
@@ -94,6 +150,8 @@ class CommitPolicy:
         self._in_buffer: list[str] = []  # committed words spoken in the uncommitted audio
         self._previous: list[str] | None = None  # the last hypothesis after its committed part
         self.cancelled = False
+        self.joins: list[Join] = []  # chunk joins, in order (see `mend_join`)
+        self._cut: int | None = None  # the last cut, while no word after it is committed
 
     @property
     def text(self) -> str:
@@ -121,9 +179,10 @@ class CommitPolicy:
         self._previous = rest[len(new) :]
         return Update(new, rest[len(new) :])
 
-    def chunk(self, text: str) -> list[str]:
+    def chunk(self, text: str, at: int | None = None) -> list[str]:
         """The buffer's audio up to a pause, decoded: all of it is committed, and the buffer
-        now starts after the pause. Returns the words newly committed."""
+        now starts after the pause (sample `at`, for the join with the next chunk). Returns
+        the words newly committed."""
         if self.cancelled:
             return []
         words = split_words(text)
@@ -134,7 +193,30 @@ class CommitPolicy:
         self._commit(new)
         self._in_buffer = carried
         self._previous = None
+        if at is not None:
+            self._cut = at
+            if carried:  # the words after the cut are committed already
+                self._join(len(self.committed) - len(carried))
         return new
+
+    def open_cuts(self) -> list[int]:
+        """The cuts whose join is not mended yet (the last may have no word after it yet)."""
+        cuts = [j.at for j in self.joins if not j.mended]
+        return cuts + ([self._cut] if self._cut is not None else [])
+
+    def mend(self, join: Join, bridge: str) -> bool:
+        """Punctuate and case the words at `join` as `bridge` (a decode across it) has them;
+        True when the bridge held both words (then the join counts as mended either way)."""
+        k = self.joins.index(join)
+        i = join.index
+        if i < 1 or i >= len(self.committed):
+            return False
+        mended = mend_join(self.committed[:i], self.committed[i:], split_words(bridge))
+        self.joins[k] = Join(join.index, join.at, mended=True)
+        if mended is None:
+            return False
+        self.committed[i - 1], self.committed[i] = mended
+        return True
 
     def finish(self, text: str) -> list[str]:
         """The last buffer (the tail at release), decoded: the rest of the dictation."""
@@ -148,5 +230,12 @@ class CommitPolicy:
         self._previous = None
 
     def _commit(self, words: list[str]) -> None:
+        if words and self._cut is not None:
+            self._join(len(self.committed))
         self.committed += words
         self._in_buffer += words
+
+    def _join(self, index: int) -> None:
+        if self._cut is not None and index > 0:
+            self.joins.append(Join(index, self._cut))
+        self._cut = None

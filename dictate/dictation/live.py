@@ -23,13 +23,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from dictate.dictation.commit import CommitPolicy
+from dictate.dictation.cleanup import STOCK_MAX_SPEECH_S, is_stock
+from dictate.dictation.commit import CommitPolicy, Join
+from dictate.errors import EngineGone
 from dictate.transcript import DictationResult, Timings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0
 SHORTEST_CHUNK_S = 1.5  # no chunk is shorter: Whisper needs some context
+MODEL_SWAPS = 2  # model switches one live dictation follows before it leaves the rest to release
+# Speech this long that gives no text is a gap (said, and its audio kept), as on files.
+MIN_GAP_S = 0.5
 _NOT_IN_CONTEXT = str.maketrans({",": " ", ";": " ", "\n": " "})
 
 
@@ -72,6 +77,10 @@ class LiveSettings:
     # tiny.en's int8 layers cost 4 points of WER on short live chunks ("ill-disposed" became
     # "old-sposed"): live decodes use the fp32 layers (still the short encoder window).
     int8: bool = False
+    # Each chunk decoded alone reads as whole sentences ("a room. different from"): a decode
+    # of the audio around each join (this much on each side of the cut) says how the words
+    # there are punctuated and cased (`commit.mend_join`). 0 turns it off.
+    bridge_s: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,10 @@ class LiveResult:
     wait_ms: float = 0.0  # waiting, at release, for the live step in progress
     # Nothing decoded after release: the tail is silence, or the last live step heard it all.
     reused: bool = False
+    # Speech (seconds from the start) that gave no text, in the chunks and in the tail.
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    joins: int = 0  # chunk joins in the text
+    mend_ms: float = 0.0  # decoding across the joins left at release
 
 
 Engine = Any  # dictate.engine.transcriber.Engine (not imported: the core need not load torch)
@@ -128,7 +141,9 @@ class LiveTranscriber:
         self._base = 0  # samples committed (the buffer starts here)
         self._checked = 0  # _n when the buffer was last looked at
         self._decoded = 0  # _n at the last decode of the buffer
-        self._hyp: tuple[int, str] | None = None  # the last decode of the buffer: (samples, text)
+        # The last decode of the whole buffer: (samples, text, gaps in seconds from the buffer)
+        self._hyp: tuple[int, str, list[tuple[float, float]]] | None = None
+        self._gaps: list[tuple[float, float]] = []  # in committed chunks, from the start
         self._step_s = 0.0  # recent steps: seconds of audio that arrived during one
         self._speech_s = 0.0  # speech in committed chunks
         self.steps = 0
@@ -169,13 +184,16 @@ class LiveTranscriber:
             # Nothing done while speaking (a short dictation): the whole recording, decoded
             # exactly as with live transcription off (its options, its gate).
             result, decoded = engine.transcribe(tail, self.options), True
+            whole_gaps = list(result.gaps)
         else:
+            whole_gaps = []
             regions = engine.gate.regions(tail)
             gate_ms = (time.perf_counter() - t0) * 1000
             speech_s = sum(e - s for s, e in regions)
-            text = "" if not regions else self._reuse(regions, tail.size / SAMPLE_RATE)
-            if text is not None:  # silence, or the speech the last step heard: no decode
-                result = DictationResult(text, Timings(gate_ms=gate_ms), speech_s)
+            heard = ("", []) if not regions else self._reuse(regions, tail.size / SAMPLE_RATE)
+            if heard is not None:  # silence, or the speech the last step heard: no decode
+                result = DictationResult(heard[0], Timings(gate_ms=gate_ms), speech_s)
+                result.gaps = heard[1]
                 decoded = False
             else:
                 options = self._options()
@@ -184,7 +202,19 @@ class LiveTranscriber:
                 result, decoded = engine.transcribe(tail, options), True
                 result.speech_s = speech_s
                 result.timings.gate_ms += gate_ms
+            result.text, gaps = self._checked_text(result.text, list(result.gaps), regions)
+            self._keep_gaps(gaps)
         tail_words = self.policy.finish(result.text)
+        t1 = time.perf_counter()
+        if audio is None:
+            with self._lock:
+                audio = self._audio(self._first, self._n)
+                first = self._first
+        else:
+            audio, first = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1), 0
+        for join in self._due(audio.size + first, final=True):
+            self._mend(engine, join, audio, first, final=True)
+        mend_ms = (time.perf_counter() - t1) * 1000
         tail_ms = (time.perf_counter() - t0) * 1000
         return LiveResult(
             text=self.policy.text,
@@ -198,6 +228,9 @@ class LiveTranscriber:
             tail_text=" ".join(tail_words),
             wait_ms=wait_ms,
             reused=not decoded,
+            gaps=[*self._gaps, *whole_gaps],
+            joins=len(self.policy.joins),
+            mend_ms=mend_ms,
         )
 
     def cancel(self) -> None:
@@ -208,10 +241,18 @@ class LiveTranscriber:
     # ---- the live thread ---------------------------------------------------------------------
 
     def _loop(self) -> None:
+        swaps = 0
         try:
             engine = self._engine_fn()  # waits while the model loads; the audio keeps coming
             while not self._stop.wait(0.05):
-                self.poll(engine)
+                try:
+                    self.poll(engine)
+                except EngineGone:  # the model was switched: its successor takes over
+                    swaps += 1
+                    if swaps > MODEL_SWAPS:
+                        raise
+                    log.info("live transcription: the model changed; going on with the new one")
+                    engine = self._engine_fn()
         except Exception as exc:  # live text is a bonus: finish() decodes whatever is left
             log.exception("live transcription stopped")
             self.error = str(exc)
@@ -227,33 +268,105 @@ class LiveTranscriber:
         if n - self._checked >= self.settings.check_s * SAMPLE_RATE:
             self._checked = n
             self._step(engine, n)
+        for join in self._due(n)[:1]:  # one per poll: a step stays one decode or two
+            with self._lock:
+                audio, first = self._audio(self._first, n), self._first
+            self._mend(engine, join, audio, first)
+            self._advance(0)  # its audio may go now
 
     def _buffer(self, n: int) -> np.ndarray:
         """The uncommitted audio up to sample `n` (call with the lock held)."""
+        return self._audio(self._base, n)
+
+    def _audio(self, start: int, end: int) -> np.ndarray:
+        """Samples `start` to `end` of the recording, of those still kept (lock held)."""
         if not self._chunks:
             return np.zeros(0, np.float32)
         audio = np.concatenate(self._chunks)
-        return audio[self._base - self._first : n - self._first]
+        return audio[max(0, start - self._first) : end - self._first]
 
     def _advance(self, samples: int) -> None:
-        """Commit `samples` more of audio: drop the chunks wholly before the new base."""
+        """Commit `samples` more of audio: drop the chunks no longer needed (wholly before
+        the new base, and before the audio of a join still to be mended)."""
+        keep = self._base + samples
+        cuts = self.policy.open_cuts() if self._mending else []
+        if cuts:
+            keep = min(keep, min(cuts) - self._bridge_half())
         with self._lock:
-            self._base += samples
-            while self._chunks and self._first + self._chunks[0].size <= self._base:
+            if samples:
+                self._base += samples
+            while self._chunks and self._first + self._chunks[0].size <= keep:
                 self._first += self._chunks.pop(0).size
-        self._decoded = self._base
-        self._hyp = None
+        if samples:
+            self._decoded = self._base
+            self._hyp = None
 
-    def _reuse(self, regions: list[tuple[float, float]], end: float) -> str | None:
-        """The last decode's text if it heard the same speech as the buffer up to `end` (no
-        speech between the two ends), so the same audio is not decoded twice."""
+    def _bridge_half(self) -> int:
+        """Samples on each side of a cut that a bridge decodes: no more than one step's."""
+        s = self.settings
+        return round(min(s.bridge_s, s.max_buffer_s / 2) * SAMPLE_RATE)
+
+    @property
+    def _mending(self) -> bool:
+        # Text typed while speaking cannot be changed afterwards: its joins stay as decoded.
+        return self.settings.bridge_s > 0 and self._on_commit is None
+
+    def _due(self, n: int, *, final: bool = False) -> list[Join]:
+        """Joins to mend now: the words after them committed, and the audio after the cut
+        heard (all joins at release)."""
+        if not self._mending or self.policy.cancelled:
+            return []
+        after = self._bridge_half()
+        return [j for j in self.policy.joins if not j.mended and (final or j.at + after <= n)]
+
+    def _mend(
+        self, engine: Engine, join: Join, audio: np.ndarray, first: int, *, final: bool = False
+    ) -> None:
+        """Decode the audio around `join` and punctuate and case its words as heard there.
+        At release (`final`) nothing may fail: the text is complete, a join can stay as is."""
+        half = self._bridge_half()
+        start = max(0, join.at - half - first)
+        bridge = audio[start : join.at + half - first]
+        try:
+            text = self._decode(engine, bridge).text if bridge.size else ""
+        except EngineGone:
+            if not final:
+                raise  # the loop takes the new engine, and this join is mended with it
+            text = ""
+        except Exception:  # the join keeps the chunks' own punctuation
+            log.exception("decoding across a live join failed")
+            text = ""
+        self.policy.mend(join, text)
+
+    def _reuse(
+        self, regions: list[tuple[float, float]], end: float
+    ) -> tuple[str, list[tuple[float, float]]] | None:
+        """The last decode's text and gaps if it heard the same speech as the buffer up to
+        `end` (no speech between the two ends), so the same audio is not decoded twice."""
         if self._hyp is None:
             return None
         heard = self._hyp[0] / SAMPLE_RATE
         low, high = min(end, heard), max(end, heard)
         if any(start < high and stop > low for start, stop in regions):
             return None
-        return self._hyp[1]
+        return self._hyp[1], self._hyp[2]
+
+    def _checked_text(
+        self, text: str, gaps: list[tuple[float, float]], regions: list[tuple[float, float]]
+    ) -> tuple[str, list[tuple[float, float]]]:
+        """A final chunk's text as the whole-recording path would keep it: stock phrases
+        ("Thank you.") on little speech are no text, and speech that gave no text is a gap.
+        `regions` and the gaps are in seconds from the buffer's start."""
+        speech_s = sum(e - s for s, e in regions)
+        if speech_s < STOCK_MAX_SPEECH_S and is_stock(text):
+            text = ""
+        if not text.strip() and speech_s >= MIN_GAP_S:
+            gaps = [(s, e) for s, e in regions if e - s >= MIN_GAP_S / 2] or regions
+        return text, gaps
+
+    def _keep_gaps(self, gaps: list[tuple[float, float]]) -> None:
+        at = self._base / SAMPLE_RATE
+        self._gaps += [(round(at + s, 2), round(at + e, 2)) for s, e in gaps]
 
     def _step(self, engine: Engine, n: int) -> None:
         s = self.settings
@@ -268,12 +381,16 @@ class LiveTranscriber:
         cut = self._cut(regions, duration)
         if cut is not None:
             chunk = audio[: round(cut * SAMPLE_RATE)]
-            text = self._reuse(regions, cut)
-            if text is None:
-                text = self._decode(engine, chunk)
+            heard = self._reuse(regions, cut)
+            if heard is None:
+                result = self._decode(engine, chunk)
+                heard = result.text, list(result.gaps)
             if self._stop.is_set() and self.policy.cancelled:
                 return
-            new = self.policy.chunk(text)
+            inside = [(st, min(e, cut)) for st, e in regions if st < cut]
+            text, gaps = self._checked_text(*heard, inside)
+            self._keep_gaps(gaps)
+            new = self.policy.chunk(text, at=self._base + chunk.size)
             self._speech_s += sum(min(e, cut) - st for st, e in regions if st < cut)
             self._advance(chunk.size)
             self._publish(new, [])
@@ -281,8 +398,9 @@ class LiveTranscriber:
         interval = max(s.interval_s, s.slowdown * self._step_s)
         if n - self._decoded >= interval * SAMPLE_RATE:
             self._decoded = n
-            text = self._decode(engine, audio)
-            self._hyp = (audio.size, text)
+            result = self._decode(engine, audio)
+            text = result.text
+            self._hyp = (audio.size, text, list(result.gaps))
             ended = duration - regions[-1][1] >= 0.2
             update = self.policy.hypothesis(text, speech_ended=ended)
             self._publish(update.committed, update.tentative)
@@ -325,7 +443,8 @@ class LiveTranscriber:
             return replace(options, prompt=f"{options.prompt}, {context}")
         return replace(options, prompt=context, prompt_is_context=True)
 
-    def _decode(self, engine: Engine, audio: np.ndarray) -> str:
+    def _decode(self, engine: Engine, audio: np.ndarray) -> Any:
+        """The engine's result (a `DictationResult`) for `audio`, timed as a live step."""
         t0, n0 = time.perf_counter(), self._n
         # The gate has just run on this audio: the engine need not run it again.
         result = engine.transcribe(audio, replace(self._options(), use_gate=False))
@@ -334,7 +453,7 @@ class LiveTranscriber:
         # Measured on the audio's clock: the audio that arrived while this step ran.
         took = (self._n - n0) / SAMPLE_RATE
         self._step_s = took if self.steps == 1 else 0.5 * self._step_s + 0.5 * took
-        return result.text
+        return result
 
     def _publish(self, committed: list[str], tentative: list[str]) -> None:
         if committed and self._on_commit is not None and not self.policy.cancelled:

@@ -108,6 +108,26 @@ class Inserter(Protocol):
     def insert(self, text: str) -> Any: ...  # -> InsertResult(ok, method, error, ms)
 
 
+class History(Protocol):  # dictation.history.History: every dictation's row and audio
+    def start(self) -> Any: ...  # -> Recording (write, close, id)
+    def finish_recording(self, rec: Any) -> None: ...
+    def set_result(
+        self,
+        id: int,
+        text: str,
+        timings: dict[str, float],
+        status: str = "transcribed",
+        *,
+        gaps: Any = (),
+    ) -> None: ...
+    def set_inserted(self, id: int, ok: bool, method: str, error: str | None = None) -> None: ...
+    def set_cancelled(self, id: int) -> None: ...
+    def set_error(self, id: int, error: str) -> None: ...
+    def unfinished(self) -> list[Any]: ...
+    def load_audio(self, id: int) -> np.ndarray: ...
+    def drop_audio(self, id: int) -> None: ...
+
+
 class Transcribe(Protocol):
     def __call__(self, audio: np.ndarray, /) -> Any: ...  # -> DictationResult
 
@@ -156,7 +176,7 @@ class Session:
         recorder: Recorder,
         transcribe: Transcribe,
         inserter: Inserter,
-        history: Any,  # dictation.history.History
+        history: History,
         on_event: Callable[[Event], None] = lambda e: None,
         rules: CleanupRules | None = None,
         focused_window: Callable[[], object | None] = lambda: None,
@@ -440,35 +460,6 @@ class Session:
         else:
             log.warning("typing while speaking failed: %s", outcome.error)
 
-    def _finish_typed(self, job: _Job, result: Any) -> None:
-        """Type what was not typed while speaking; history gets the whole text."""
-        assert job.live is not None
-        lat = job.latency
-        typed = "".join(job.live.typed)
-        if not self._claim_insertion(job):  # what was typed stays typed (and in the history)
-            self.history.set_result(job.dictation_id, typed, lat.as_dict())
-            self.history.set_cancelled(job.dictation_id)
-            return
-        with self._lock:
-            rules = self.rules
-        rest = clean(" ".join([*job.live.waiting, result.tail_text]).strip(), rules)
-        rest = join_with_previous(rest, typed)
-        outcome = self.inserter.insert(rest) if rest else None
-        lat.insert_ms = outcome.ms if outcome else 0.0
-        lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
-        text = typed + (rest if outcome is not None and outcome.ok else "")
-        self.history.set_result(job.dictation_id, typed + rest, lat.as_dict())
-        if outcome is not None:
-            self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
-        else:  # all of it was typed while speaking
-            self.history.set_inserted(job.dictation_id, True, "while speaking")
-        self._last_insert = (self._focused_window(), text)
-        if outcome is None or outcome.ok:
-            self._emit(State.IDLE, job.dictation_id, text=typed + rest, latency=lat)
-        else:
-            message = f"could not insert the text: {outcome.error}; it is kept in the history"
-            self._emit(State.ERROR, job.dictation_id, message=message, text=rest, latency=lat)
-
     # ---- worker thread ------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -491,10 +482,14 @@ class Session:
                 self._emit(self.state)
 
     def _transcribe(self, job: _Job) -> Any:
-        """The engine's result for the job's audio; when the model was switched or unloaded
-        under it (EngineGone), the same audio again, with the engine there is now."""
+        """The engine's result for the job's audio, live or whole (a `DictationResult` or a
+        `LiveResult`: text, speech_s, gaps, timings); when the model was switched or unloaded
+        under it (EngineGone), the same audio again, with the engine there is now (a live
+        dictation redoes only its tail: what it committed was final)."""
         for attempt in range(MODEL_SWAPS_PER_DICTATION + 1):
             try:
+                if job.live is not None:
+                    return job.live.live.finish(job.audio)
                 return self.transcribe(job.audio)
             except EngineGone:
                 if attempt == MODEL_SWAPS_PER_DICTATION or job.cancelled.is_set():
@@ -503,37 +498,46 @@ class Session:
         raise AssertionError("unreachable")
 
     def _run(self, job: _Job) -> None:
+        """One pipeline for every dictation, live or whole, typed while speaking or at
+        release: transcribe (with the model-switch retry), clean (stock phrases, rules),
+        check coverage, claim, insert, keep the history and the audio as the settings say."""
         self._emit(State.TRANSCRIBING, job.dictation_id)
-        if job.live is not None:
-            result = job.live.live.finish(job.audio)
-            job.latency.committed_s = result.committed_s
-            job.latency.live_wait_ms = result.wait_ms
-            job.latency.tail_audio_s = result.tail_s
-            job.latency.tail_decode_ms = result.tail_ms
-        else:
-            result = self._transcribe(job)
-        t = result.timings  # live: the stages of the tail's decode after release
+        result = self._transcribe(job)
         lat = job.latency
+        if job.live is not None:
+            lat.committed_s = result.committed_s
+            lat.live_wait_ms = result.wait_ms
+            lat.tail_audio_s = result.tail_s
+            lat.tail_decode_ms = result.tail_ms
+        t = result.timings  # live: the stages of the tail's decode after release
         lat.gate_ms, lat.features_ms = t.gate_ms, t.features_ms
         lat.encoder_ms, lat.decoding_ms = t.encoder_ms, t.decoding_ms
-        lat.remote_ms, lat.engine = getattr(t, "remote_ms", 0.0), getattr(t, "engine", "")
-        if job.live is not None and job.live.typed:  # the rest of a dictation typed while speaking
-            return self._finish_typed(job, result)
+        lat.remote_ms, lat.engine = t.remote_ms, t.engine
         with self._lock:
             rules = self.rules
-        text = clean(result.text, rules, speech_s=result.speech_s)
-        gaps = tuple(getattr(result, "gaps", ()))
-        if not self._claim_insertion(job):
+        take = job.live
+        typed = "".join(take.typed) if take is not None else ""
+        if typed:  # the rest of a dictation typed while speaking
+            assert take is not None
+            rest = clean(" ".join([*take.waiting, result.tail_text]).strip(), rules)
+            rest = join_with_previous(rest, typed)
+        else:
+            rest = clean(result.text, rules, speech_s=result.speech_s)
+        text = typed + rest
+        gaps = tuple(result.gaps)
+        note = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}" if gaps else ""
+        if not self._claim_insertion(job):  # what was typed stays typed (and in the history)
+            if typed:
+                self.history.set_result(job.dictation_id, typed, lat.as_dict())
             self.history.set_cancelled(job.dictation_id)
             return
-        if not text and gaps:  # speech, but no text from it: say so, keep the audio
-            self.history.set_result(job.dictation_id, "", lat.as_dict(), gaps=gaps)
-            message = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}"
-            self._emit(State.ERROR, job.dictation_id, message=message, latency=lat, gaps=gaps)
-            return
         if not text:
-            self.history.set_result(job.dictation_id, "", lat.as_dict(), status="no_speech")
-            self._emit(State.IDLE, job.dictation_id, message="no speech", latency=lat)
+            if gaps:  # speech, but no text from it: say so, keep the audio
+                self.history.set_result(job.dictation_id, "", lat.as_dict(), gaps=gaps)
+                self._emit(State.ERROR, job.dictation_id, message=note, latency=lat, gaps=gaps)
+            else:
+                self.history.set_result(job.dictation_id, "", lat.as_dict(), status="no_speech")
+                self._emit(State.IDLE, job.dictation_id, message="no speech", latency=lat)
             return
         self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)
         if job.recovered:
@@ -545,27 +549,39 @@ class Session:
             self._busy = State.INSERTING
         self._emit(State.INSERTING, job.dictation_id, text=text)
         window = self._focused_window()
-        if self._last_insert is not None and self._last_insert[0] == window and window is not None:
-            text = join_with_previous(text, self._last_insert[1])
-        outcome = self.inserter.insert(text)
-        lat.insert_ms = outcome.ms
+        if not typed:
+            rest = text = join_with_previous(text, self._previous_text(window))
+        outcome = self.inserter.insert(rest) if rest else None
+        lat.insert_ms = outcome.ms if outcome is not None else 0.0
         lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
         self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)  # + insertion
-        self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
-        if outcome.ok:
-            self._last_insert = (window, text)
-            note = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}" if gaps else ""
+        if outcome is None:  # all of it was typed while speaking
+            self.history.set_inserted(job.dictation_id, True, "while speaking")
+        else:
+            self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
+        if outcome is None or outcome.ok:
+            self._remember(window, text)
             if not gaps:  # speech that gave no text: its audio is all there is of it
                 self._drop_audio(job.dictation_id)
             self._emit(
                 State.IDLE, job.dictation_id, message=note, text=text, latency=lat, gaps=gaps
             )
-        else:
-            self._last_insert = None
-            # The inserter's error says whether the text is on the clipboard; it is in the
-            # history either way.
-            message = f"could not insert the text: {outcome.error}; it is kept in the history"
-            self._emit(State.ERROR, job.dictation_id, message=message, text=text, latency=lat)
+            return
+        if typed:  # what was typed while speaking is in the window
+            self._remember(window, typed)
+        # The inserter's error says whether the text is on the clipboard; it is in the
+        # history either way.
+        message = f"could not insert the text: {outcome.error}; it is kept in the history"
+        self._emit(State.ERROR, job.dictation_id, message=message, text=rest, latency=lat)
+
+    def _previous_text(self, window: object | None) -> str | None:
+        """What the last dictation put into `window` (None: another window, or none)."""
+        if window is None or self._last_insert is None or self._last_insert[0] != window:
+            return None
+        return self._last_insert[1]
+
+    def _remember(self, window: object | None, text: str) -> None:
+        self._last_insert = (window, text)
 
     def _claim_insertion(self, job: _Job) -> bool:
         """The point of no return: False if the job was cancelled; else no cancel() can take
@@ -579,10 +595,9 @@ class Session:
     def _drop_audio(self, dictation_id: int) -> None:
         """Without keep-audio a dictation's audio lives only until it is text (the text is in
         the history by now); a failed or silent one keeps it, so nothing is lost."""
-        drop = getattr(self.history, "drop_audio", None)
-        if self.keep_audio or drop is None:
+        if self.keep_audio:
             return
         try:
-            drop(dictation_id)
+            self.history.drop_audio(dictation_id)
         except Exception:  # the text is safe; a leftover file is no reason to fail it
             log.exception("could not delete the audio of dictation %s", dictation_id)
