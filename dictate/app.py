@@ -435,6 +435,9 @@ class App:
         from dictate.engine.options import TranscribeOptions
 
         new, problems = new.validated()
+        if problem := self._language_problem(new):  # refused here, not at the next dictation
+            problems.append(f"language: {problem}; it is set to English")
+            new = replace(new, language=None)
         with self._settings_lock:
             old = self._settings
             # The model is saved once it has loaded (_model_loaded), not now.
@@ -473,6 +476,15 @@ class App:
                 self.remote.close()
             self.remote = self._connect_server(new)
         return problems
+
+    @staticmethod
+    def _language_problem(s: Settings) -> str | None:
+        from dictate.engine.device import default_model
+        from dictate.engine.languages import language_problem
+
+        if s.engine == "server":
+            return None  # the server's model decides (and says so)
+        return language_problem(s.model, s.language, default_model(s.device).name)
 
     def pause_hotkeys(self, paused: bool) -> None:
         """Let go of the global hotkey while the settings dialog captures a new one."""

@@ -39,6 +39,28 @@ def hotkey_label(combo: str) -> str:
     return "+".join(parts)
 
 
+def bubble_for(message: str) -> tuple[str, bool] | None:
+    """(text, is an error) for an app message that deserves a tray bubble, else None: a text
+    that could not be inserted (where is it now?) and a server that failed. The rest is for the
+    status bar and the terminal only."""
+    if message.startswith("note: server:"):
+        return message.removeprefix("note: "), False
+    if message.startswith("could not insert"):
+        return message[:1].upper() + message[1:], True
+    return None
+
+
+def model_place(repo_id: str, download_mb: int) -> str:
+    """Where a catalog model would load from, in the words the settings dialog uses too
+    (one answer: dictate.engine.loading.availability)."""
+    from dictate.engine import loading
+
+    found = loading.availability(repo_id)
+    return {"cached": "downloaded", "embedded": "built in"}.get(
+        found or "", f"download {download_mb:,} MB"
+    )
+
+
 def _elide(text: str, n: int = 48) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -98,6 +120,13 @@ class Tray(QObject):
             lines.append(describe(status))
         lines.append(f"Hotkey {hotkey_label(s.hotkey)} ({dict(MODES)[s.mode].lower()})")
         return "\n".join(lines)
+
+    def on_message(self, message: str) -> None:
+        """A line the app said (its status bar has it): a bubble too when it needs the person
+        and the window may well be hidden (bubble_for)."""
+        bubble = bubble_for(message)
+        if bubble is not None:
+            self.notify(*bubble)
 
     def notify(self, message: str, error: bool = False) -> None:
         icon = (
@@ -171,12 +200,12 @@ class Tray(QObject):
         group = QActionGroup(menu)
         entries = [(m.name, m) for m in catalog.CATALOG]
         for name, model in entries:
-            cached = loading.is_cached(model.repo_id)
+            state = model_place(model.repo_id, model.download_mb)
+            local = not state.startswith("download")
             size = f"{model.download_mb:,} MB"
-            state = "cached" if cached else f"download {size}"
             if switching == name:
                 state = "loading…"
-            text = f"{name}\t{size} · {state}" if cached else f"{name}\t{state}"
+            text = f"{name}\t{size} · {state}" if local else f"{name}\t{state}"
             action = self._action(menu, text, lambda n=name: self.app.switch_model(n))
             action.setCheckable(True)
             action.setChecked(current in (name, model.repo_id))

@@ -53,6 +53,87 @@ def test_last_dictation_and_latency(qtbot, screenshot) -> None:
     screenshot(w, "main-window-offscreen")
 
 
+def test_rows_of_a_dictation_without_live_or_server(qtbot) -> None:
+    """Live off and no server: no "Live: …" rows and no "Server 0 ms"."""
+    w = window(qtbot, [])
+    w.show()
+    w.show_dictation("Hello.", Latency(record_ms=900, encoder_ms=120, decoding_ms=80))
+    shown = w.shown_rows()
+    assert "encoder_ms" in shown and "decoding_ms" in shown and "release_to_text_ms" in shown
+    for key in ("committed_s", "live_wait_ms", "tail_audio_s", "tail_decode_ms", "remote_ms"):
+        assert key not in shown
+        assert not w.latency_values[key].isVisible()
+    assert w.latency_values["encoder_ms"].isVisible()
+
+
+def test_rows_of_a_live_dictation(qtbot, screenshot) -> None:
+    """Live on: the live breakdown, and no "Encoder 0 ms / Decoding 0 ms" when the last live
+    step had heard everything (nothing was decoded after release)."""
+    w = window(qtbot, [])
+    w.set_state("ready", "tiny.en on cpu")
+    w.show()
+    live = Latency(record_ms=5200, tail_ms=150, committed_s=4.8, insert_ms=30)
+    live.release_to_text_ms = 210
+    w.show_dictation("And so, my fellow Americans, ask not.", live)
+    shown = w.shown_rows()
+    assert {"committed_s", "live_wait_ms", "tail_audio_s", "tail_decode_ms"} <= set(shown)
+    assert not {"encoder_ms", "decoding_ms", "remote_ms"} & set(shown)
+    assert w.latency_values["committed_s"].text() == "4.8 s"
+    screenshot(w, "main-window-live")
+    # A tail decoded after release: its encoder and decoder times apply again.
+    tail = Latency(committed_s=3.0, tail_audio_s=1.2, tail_decode_ms=140, encoder_ms=60)
+    w.show_dictation("More.", tail)
+    assert "encoder_ms" in w.shown_rows()
+    # The next dictation without live: the live rows go.
+    w.show_dictation("Plain.", Latency(encoder_ms=90, decoding_ms=40))
+    assert not {"committed_s", "tail_audio_s"} & set(w.shown_rows())
+
+
+def test_server_row_only_with_a_server(qtbot) -> None:
+    w = window(qtbot, [])
+    w.show()
+    w.show_dictation("Hi.", Latency(remote_ms=340, engine="server gpu-box"))
+    assert "remote_ms" in w.shown_rows()
+    assert w.latency_values["remote_ms"].text() == "340 ms"
+    assert w.latency_values["remote_ms"].toolTip() == "server gpu-box"
+
+
+def test_long_status_line_is_whole(qtbot) -> None:
+    """A long message wraps instead of being cut at the window's edge, and stays in the
+    tooltip."""
+    w = window(qtbot, [])
+    w.resize(500, 600)
+    w.show()
+    message = (
+        "could not insert the text: dictate's own window had the focus, not the window you "
+        "were typing in; the text is on the clipboard; it is kept in the history"
+    )
+    w.statusBar().showMessage(message, 10000)
+    assert w.statusBar().currentMessage() == message
+    label = w.message_bar.label
+    assert label.wordWrap() and label.text() == message and label.toolTip() == message
+    qtbot.waitUntil(lambda: label.height() > label.fontMetrics().height() * 1.5)
+
+
+def test_settings_and_history_buttons(qtbot) -> None:
+    opened: list[str] = []
+    w = MainWindow(
+        toggle=lambda: None,
+        hotkey_text=lambda: "Ctrl+Alt+D",
+        open_settings=lambda: opened.append("settings"),
+        open_history=lambda: opened.append("history"),
+    )
+    qtbot.addWidget(w)
+    w.show()
+    assert w.settings_button.isVisible() and w.history_button.isVisible()
+    w.settings_button.click()
+    w.history_button.click()
+    assert opened == ["settings", "history"]
+    bare = window(qtbot, [])
+    bare.show()
+    assert not bare.settings_button.isVisible()  # nothing to open: no dead button
+
+
 def test_warnings_banner(qtbot) -> None:
     w = window(qtbot, [])
     w.show()

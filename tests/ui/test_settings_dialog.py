@@ -349,16 +349,64 @@ def test_model_choices_other_folder_and_english_only(qtbot, tmp_path, embedded_s
     assert "safetensors" in d.model_tab.model_error.text()
     d.model_tab.other_edit.setText(str(embedded_src))  # a real CTranslate2 Whisper folder
     assert not d.model_tab.model_error.isVisible() and d.ok_button.isEnabled()
+    assert not d.model_tab.language_combo.isEnabled()  # its vocabulary says: English only
     d.model_tab.other_edit.setText("my-org/whisper-custom")
     assert d.ok_button.isEnabled()
     assert d.model_tab.language_combo.isEnabled()  # unknown: may be multi
-    d.model_tab.language_combo.setEditText("klingon!")
-    assert "language code" in d.model_tab.language_error.text() and not d.ok_button.isEnabled()
-    d.model_tab.language_combo.setEditText("pt-BR")  # a code not in the list, typed
-    assert not d.model_tab.language_error.isVisible()
+    assert "once it has loaded" in d.model_tab.language_note.text()
+    choose(d.model_tab.language_combo, "de")
     d.ok_button.click()
     assert apply.calls[-1].model == "my-org/whisper-custom"
-    assert apply.calls[-1].language == "pt-BR"
+    assert apply.calls[-1].language == "de"
+
+
+def languages_offered(d: SettingsDialog) -> list[str | None]:
+    combo = d.model_tab.language_combo
+    return [combo.itemData(i) for i in range(combo.count())]
+
+
+def test_language_list_follows_the_model(qtbot, screenshot) -> None:
+    """An English-only model offers English alone (the field disabled, a note saying why); a
+    multilingual one offers detection and the languages; the field is never free text."""
+    d = open_dialog(qtbot, Settings(model="large-v3", language="de"))
+    d.tabs.setCurrentIndex(2)
+    tab = d.model_tab
+    assert not tab.language_combo.isEditable()
+    offered = languages_offered(d)
+    assert offered[0] is None and "de" in offered and "fr" in offered and len(offered) > 10
+    assert tab.language_combo.currentData() == "de"
+    for english_only in ("tiny.en", "distil-small.en", "distil-large-v3"):
+        choose(tab.model_combo, english_only)
+        assert [tab.language_combo.itemText(i) for i in range(tab.language_combo.count())] == [
+            "English (en)"
+        ]
+        assert not tab.language_combo.isEnabled()
+        assert "English only" in tab.language_note.text()
+        assert "German (de)" in tab.language_note.text()  # the setting it had does not apply
+        assert d.settings().language is None
+    screenshot(d, "settings-model-english-only")
+    choose(tab.model_combo, "large-v3-turbo")  # back to a multilingual one: German again
+    assert tab.language_combo.isEnabled() and d.settings().language == "de"
+
+
+def test_embedded_model_with_a_foreign_language_is_put_right(qtbot) -> None:
+    """The installed app's built-in tiny.en ("embedded") with German saved before: the dialog
+    says German does not apply, and Apply saves English, never German for an .en model."""
+    apply = Recorder()
+    d = open_dialog(qtbot, Settings(model="embedded", language="de"), apply)
+    d.tabs.setCurrentIndex(2)
+    assert languages_offered(d) == [None]
+    assert not d.model_tab.language_combo.isEnabled()
+    assert "German (de)" in d.model_tab.language_note.text()
+    assert d.apply_button.isEnabled()  # applying puts it right
+    d.apply_button.click()
+    assert apply.calls[-1].language is None and apply.calls[-1].model == "embedded"
+
+
+def test_a_code_not_in_the_list_is_kept(qtbot) -> None:
+    d = open_dialog(qtbot, Settings(model="large-v3", language="pt-BR"))
+    assert d.model_tab.language_combo.currentText() == "pt-BR"
+    assert d.settings().language == "pt-BR"
 
 
 def test_replacement_problems_are_shown(qtbot) -> None:
