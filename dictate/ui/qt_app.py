@@ -175,8 +175,12 @@ class DictateUI(QObject):
 
         if self.history_window is None:
             self.history_window = HistoryWindow(
-                self.app.history, self._insert_again, play=self._play
+                self.app.history,
+                self._insert_again,
+                play=self._play,
+                transcribe_again=lambda i: self.bridge.transcribe_again(self.app, i),
             )
+            self.bridge.again.connect(self.history_window.transcribed_again)
         self.history_window.refresh()
         self.history_window.show()
         self.history_window.raise_()
