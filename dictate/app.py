@@ -519,7 +519,8 @@ class App:
             self._quit.wait(delay_s)
             result = self.inserter.insert(text)
             if not result.ok:
-                self.say(f"could not insert the text ({result.error}); it is on the clipboard")
+                # The inserter's error says where the text is (the clipboard, or why not).
+                self.say(f"could not insert the text: {result.error}")
 
         self._commands.submit(insert)
 
