@@ -257,6 +257,12 @@ class MainWindow(QMainWindow):
                 label.setText(f"{value:.1f} s" if key.endswith("_s") else f"{value:,.0f} ms")
         engine = getattr(latency, "engine", "") if latency is not None else ""
         self.latency_values["remote_ms"].setToolTip(engine or "this computer's model")
+        rest = self.latency_values["tail_decode_ms"]
+        if latency is not None and is_live(latency) and not latency.tail_audio_s:
+            rest.setText("—")  # the last live step had heard it all: nothing to decode
+            rest.setToolTip("The last live step had heard everything: nothing was left")
+        else:
+            rest.setToolTip("")
         self._show_rows(rows_for(latency))
 
     def _show_rows(self, keys: list[str]) -> None:

@@ -60,7 +60,7 @@ class Calls(list):
 
 def open_window(qtbot, history, play=True) -> tuple[HistoryWindow, Calls, Calls]:
     inserted, played = Calls(), Calls()
-    w = HistoryWindow(history, inserted, played if play else None)
+    w = HistoryWindow(history, inserted, played if play else None, transcribe_again=Calls())
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -295,6 +295,7 @@ def test_transcribe_again_a_failed_dictation(qtbot, history, screenshot) -> None
     w.table.clearSelection()
     w.table.selectRow(row)
     assert w.insert_action.isEnabled()  # now it can be inserted or copied
+    qtbot.wait(50)
     screenshot(w, "history-transcribed-again")
 
 

@@ -384,6 +384,9 @@ def test_language_list_follows_the_model(qtbot, screenshot) -> None:
         assert "English only" in tab.language_note.text()
         assert "German (de)" in tab.language_note.text()  # the setting it had does not apply
         assert d.settings().language is None
+    qtbot.wait(20)
+    info = tab.model_info  # the hint under the model: whole, not cut after the text changed
+    qtbot.waitUntil(lambda: info.height() >= info.heightForWidth(info.width()))
     screenshot(d, "settings-model-english-only")
     choose(tab.model_combo, "large-v3-turbo")  # back to a multilingual one: German again
     assert tab.language_combo.isEnabled() and d.settings().language == "de"

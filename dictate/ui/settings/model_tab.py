@@ -264,6 +264,9 @@ class ModelTab(Tab):
         self.model_info.setText(info)
         self._fill_drafts(self.draft_combo.currentData())
         self._fill_languages()
+        # The form keeps a wrapped hint's old height when its text grows (it was cut to two of
+        # its three lines): measured again here.
+        self.layout().invalidate()
         self.changed.emit()
 
     def _fill_languages(self) -> None:
