@@ -427,6 +427,10 @@ class App:
             self._settings = replace(
                 self._settings, model=model, device=device, assistant=assistant
             )
+            if problem := self._language_problem(self._settings):  # e.g. tray ▸ Model ▸ tiny.en
+                self._settings = replace(self._settings, language=None)
+                self.options = replace(self.options, language=None)
+                self.say(f"language: {problem}; it is set to English")
             self._save()
 
     def apply_settings(self, new: Settings) -> list[str]:

@@ -72,3 +72,16 @@ def test_apply_refuses_a_language_the_model_cannot_do(app) -> None:
     assert any("English only" in p and "'de'" in p for p in problems)
     assert app.settings.language is None and app.options.language is None
     assert app.set_language("en") == [] and app.settings.language == "en"
+
+
+def test_switching_to_an_english_only_model_puts_the_language_right(app) -> None:
+    """German set for a multilingual model, then tray ▸ Model ▸ tiny.en: the language goes back
+    to English when the new model is in, with a message, not a failed dictation later."""
+    from dataclasses import replace
+
+    said: list[str] = []
+    app.say = said.append
+    app._settings = replace(app.settings, model="large-v3", language="de")
+    app._model_loaded("tiny.en", "cpu", None)
+    assert app.settings.language is None and app.options.language is None
+    assert any("English only" in m for m in said)
