@@ -67,8 +67,8 @@ def is_live(latency: Any) -> bool:
 
 def rows_for(latency: Any | None) -> list[str]:
     """The latency rows that apply to a dictation (None: before the first one): the live steps
-    only for a live dictation, the decode stages there only when a tail was decoded after
-    release, the server only when one was used or tried."""
+    only for a live dictation, the decode stages there only those that ran after release (a
+    tail left to decode), the server only when one was used or tried."""
     live = latency is not None and is_live(latency)
     shown = []
     for key, _ in LATENCY_ROWS:
@@ -76,8 +76,8 @@ def rows_for(latency: Any | None) -> list[str]:
             continue
         if key == "remote_ms" and not getattr(latency, "engine", ""):
             continue
-        if live and key in DECODE_ROWS and not getattr(latency, "tail_audio_s", 0):
-            continue
+        if live and key in DECODE_ROWS and not getattr(latency, key, 0):
+            continue  # no stage of a decode ran after release
         shown.append(key)
     return shown
 
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         engine = getattr(latency, "engine", "") if latency is not None else ""
         self.latency_values["remote_ms"].setToolTip(engine or "this computer's model")
         rest = self.latency_values["tail_decode_ms"]
-        if latency is not None and is_live(latency) and not latency.tail_audio_s:
+        if is_live(latency) and not latency.tail_audio_s and not latency.tail_decode_ms:
             rest.setText("—")  # the last live step had heard it all: nothing to decode
             rest.setToolTip("The last live step had heard everything: nothing was left")
         else:
