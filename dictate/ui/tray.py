@@ -6,6 +6,7 @@ the latest history. Everything it does goes through the core `App` (no Qt below 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ MODE_HELP = {
 }
 DEVICES = tuple((c.value, c.label) for c in choices.DEVICES)
 LANGUAGES = choices.LANGUAGES
+BUBBLE_REPEAT_S = 10.0  # the same bubble again within this is not shown twice
 _KEY_NAMES = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Super", "esc": "Esc"}
 
 
@@ -87,6 +89,7 @@ class Tray(QObject):
         self._open_history, self._pick_files = open_history, pick_files
         self._choose_other_model, self._quit = choose_other_model, quit_app
         self._device_reasons: dict[str, str | None] = {}
+        self._last_bubble: tuple[str, float] = ("", 0.0)  # (text, time.monotonic())
         self.menu = QMenu()
         self.menu.setToolTipsVisible(True)
         self.menu.aboutToShow.connect(self.rebuild)
@@ -129,6 +132,12 @@ class Tray(QObject):
             self.notify(*bubble)
 
     def notify(self, message: str, error: bool = False) -> None:
+        # A failed dictation arrives twice, as its event and as the line the app says about it:
+        # one bubble.
+        now, (last, at) = time.monotonic(), self._last_bubble
+        if message.casefold() == last.casefold() and now - at < BUBBLE_REPEAT_S:
+            return
+        self._last_bubble = (message, now)
         icon = (
             QSystemTrayIcon.MessageIcon.Critical
             if error

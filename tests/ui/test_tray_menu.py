@@ -306,3 +306,17 @@ def test_insertion_failures_get_a_bubble() -> None:
         False,
     )
     assert bubble_for("inserted 50 characters, 400 ms after release") is None
+
+
+def test_a_failed_insertion_is_one_bubble(tray, monkeypatch) -> None:
+    """The session's error event and the app's line about it carry the same words: one bubble."""
+    shown: list[str] = []
+    monkeypatch.setattr(tray.icon, "showMessage", lambda title, text, *a: shown.append(text))
+    message = (
+        "could not insert the text: no window has the keyboard focus; it is kept in the history"
+    )
+    tray.notify(message, error=True)  # DictateUI.on_event
+    tray.on_message(message)  # DictateUI.on_message, the app's say()
+    assert len(shown) == 1
+    tray.on_message("could not insert the text: something else")
+    assert len(shown) == 2
