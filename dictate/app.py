@@ -427,6 +427,10 @@ class App:
             self._settings = replace(
                 self._settings, model=model, device=device, assistant=assistant
             )
+            if problem := self._language_problem(self._settings):  # e.g. tray ▸ Model ▸ tiny.en
+                self._settings = replace(self._settings, language=None)
+                self.options = replace(self.options, language=None)
+                self.say(f"language: {problem}; it is set to English")
             self._save()
 
     def apply_settings(self, new: Settings) -> list[str]:
@@ -435,6 +439,9 @@ class App:
         from dictate.engine.options import TranscribeOptions
 
         new, problems = new.validated()
+        if problem := self._language_problem(new):  # refused here, not at the next dictation
+            problems.append(f"language: {problem}; it is set to English")
+            new = replace(new, language=None)
         with self._settings_lock:
             old = self._settings
             # The model is saved once it has loaded (_model_loaded), not now.
@@ -474,6 +481,15 @@ class App:
             self.remote = self._connect_server(new)
         return problems
 
+    @staticmethod
+    def _language_problem(s: Settings) -> str | None:
+        from dictate.engine.device import default_model
+        from dictate.engine.languages import language_problem
+
+        if s.engine == "server":
+            return None  # the server's model decides (and says so)
+        return language_problem(s.model, s.language, default_model(s.device).name)
+
     def pause_hotkeys(self, paused: bool) -> None:
         """Let go of the global hotkey while the settings dialog captures a new one."""
         if getattr(self.hotkeys, "grabs_keyboard", True) is False:
@@ -507,7 +523,8 @@ class App:
             self._quit.wait(delay_s)
             result = self.inserter.insert(text)
             if not result.ok:
-                self.say(f"could not insert the text ({result.error}); it is on the clipboard")
+                # The inserter's error says where the text is (the clipboard, or why not).
+                self.say(f"could not insert the text: {result.error}")
 
         self._commands.submit(insert)
 

@@ -349,3 +349,43 @@ def test_one_idle_keyboard_is_kept_per_display_and_not_restarted_where_it_ended(
     assert typing_mod._keep_keyboard(cat) is None  # ended: not started again
     monkeypatch.delenv("WAYLAND_DISPLAY")
     assert typing_mod._keep_keyboard(cat) is None  # no Wayland: nothing to keep
+
+
+def test_messages_say_each_thing_once_and_in_words():
+    """Issue 28: "…the text is on the clipboard); it is on the clipboard" and "the focused
+    window (dictate)" read as jargon; the inserter's words are the whole story."""
+    from dictate.output.inserter import WindowInfo, not_taken
+
+    ins, _board, _ = make(clipboard=precious(), takes_paste=False)
+    ins.confirm_timeout_s = 0.1
+    error = ins.insert("hello").error
+    assert error is not None and error.count("clipboard") == 1
+    own = WindowInfo(7, ("dictate", "dictate"), "dictate history")
+    words = not_taken(own, "ctrl+v", 1.0)
+    assert words.startswith("dictate's own window had the focus") and "focused window" not in words
+    other = not_taken(WindowInfo(8, ("gedit", "Gedit")), "ctrl+v", 1.0)
+    assert other == "the window in front (Gedit) did not take the text within 1 s of ctrl+v"
+
+
+def test_insert_again_failure_names_the_clipboard_once(tmp_path, monkeypatch):
+    """The history's Insert again: the app's message adds nothing the inserter said already."""
+    from dictate.app import App
+    from dictate.config import Settings
+    from dictate.output.inserter import InsertResult
+
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"DICTATE_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("DICTATE_SOCKET", str(tmp_path / "control.sock"))
+    said: list[str] = []
+    app = App(Settings(device="cpu"), say=said.append)
+    try:
+        error = "no window has the keyboard focus; the text is on the clipboard"
+        monkeypatch.setattr(
+            app.inserter, "insert", lambda text: InsertResult(False, "paste", error, 1.0)
+        )
+        app.insert_text("hello", delay_s=0)
+        app._commands.submit(lambda: None).result(10)
+    finally:
+        app.shutdown()
+    assert said[-1] == f"could not insert the text: {error}"
+    assert said[-1].count("clipboard") == 1

@@ -53,6 +53,39 @@ def devices(sd: Any, way: Direction) -> dict[int, str]:
     return {i: str(d["name"]) for i, d in enumerate(found) if d[way.channels_key] > 0}
 
 
+# ALSA's virtual devices that stand for the sound server's (or the card's) default: listed by
+# PortAudio beside the real ones, they read as "pulse, default" in a microphone list and all
+# are the "System default" entry already.
+DEFAULT_ALIASES = frozenset(
+    {"default", "sysdefault", "pulse", "pipewire", "jack", "dsnoop", "dmix", "samplerate"}
+    | {"speexrate", "upmix", "vdownmix", "lavrate"}
+)
+
+
+def choices(sd: Any, way: Direction) -> list[tuple[str, str]]:
+    """(setting value, label) for each device a person can pick, besides "System default":
+    the devices' own names from their host API, without the aliases of the default; the host
+    API is named only where several give devices (JACK beside ALSA, say). A name shared by
+    two devices is listed once (the setting is a name)."""
+    named = devices(sd, way)
+    try:
+        apis = [str(a["name"]) for a in sd.query_hostapis()]
+        info = {i: sd.query_devices(i) for i in named}
+    except (sd.PortAudioError, KeyError, TypeError, IndexError):
+        apis, info = [], {}
+    real = {i: n for i, n in named.items() if n.strip().lower() not in DEFAULT_ALIASES}
+    api_of = {
+        i: apis[info[i]["hostapi"]] if i in info and info[i]["hostapi"] < len(apis) else ""
+        for i in real
+    }
+    several = len({a for a in api_of.values() if a}) > 1
+    found: dict[str, str] = {}
+    for i, name in real.items():
+        label = f"{name} — {api_of[i]}" if several and api_of[i] else name
+        found.setdefault(name, label)
+    return list(found.items())
+
+
 def find(sd: Any, device: str | int | None, way: Direction) -> tuple[int, dict[str, Any]]:
     """The PortAudio index and info of the requested device: None is the system default (else
     the first one), a number is an index, a name matches exactly (any case), else the first

@@ -40,7 +40,8 @@ DB_NAME = "history.sqlite3"
 AUDIO_DIR = "audio"
 SCHEMA_VERSION = 2
 UNFINISHED = ("recording", "recorded")
-RESULT_STATUSES = ("transcribed", "no_speech")
+# "retranscribed": transcribed again from the history with the settings of the time, typed nowhere.
+RESULT_STATUSES = ("transcribed", "no_speech", "retranscribed")
 STATUSES = (*UNFINISHED, *RESULT_STATUSES, "inserted", "insert_failed", "cancelled", "error")
 
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows would otherwise translate bytes in the PCM
@@ -312,13 +313,18 @@ class History:
         gaps: Sequence[tuple[float, float]] = (),
     ) -> None:
         """Store the text, the time each stage took and the speech that gave no text (`gaps`);
-        status "transcribed" or "no_speech"."""
+        status one of RESULT_STATUSES. A result replaces an earlier failure: its error goes."""
         if status not in RESULT_STATUSES:
             raise ValueError(f"status must be one of {RESULT_STATUSES}, not {status!r}")
         clean_timings = {str(k): float(v) for k, v in timings.items()}
         clean_gaps = json.dumps([[round(float(a), 3), round(float(b), 3)] for a, b in gaps])
         self._update(
-            id, status=status, text=text, timings=json.dumps(clean_timings), gaps=clean_gaps
+            id,
+            status=status,
+            text=text,
+            timings=json.dumps(clean_timings),
+            gaps=clean_gaps,
+            error=None,
         )
 
     def set_inserted(

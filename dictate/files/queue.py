@@ -160,6 +160,29 @@ class FileQueue:
                 job.detail = "stopping…"
         self._notify(job)
 
+    def retry(self, job_id: int) -> FileJob:
+        """Queue a failed or cancelled job again, as the same job (its row stays), from the
+        start and with the model and options of now. ValueError for any other."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise KeyError(f"no file job {job_id}")
+            if job.status not in (FAILED, CANCELLED):
+                raise ValueError(
+                    f"{job.path.name} is {job.status}; only a failed or cancelled file is retried"
+                )
+            if self._stopping:
+                raise RuntimeError("the file queue has been shut down")
+            job.segments, job.gaps = [], []
+            job.done_s, job.error, job.elapsed_s, job.started_at = 0.0, None, None, None
+            job.detail = ""
+            job.status = QUEUED
+            self._cancels[job_id] = threading.Event()
+            self._pending.append(job_id)
+            self._cond.notify_all()
+        self._notify(job)
+        return job
+
     def remove(self, job_id: int) -> None:
         """Forget a finished job (listeners are not told: the caller knows)."""
         with self._cond:

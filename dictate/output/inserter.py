@@ -280,6 +280,22 @@ class _Restore:
         self._fire()
 
 
+def is_own(window: WindowInfo | None) -> bool:
+    """Whether `window` is one of dictate's own (its main window, settings or history)."""
+    return window is not None and any(n.lower() == "dictate" for n in window.wm_class)
+
+
+def not_taken(window: WindowInfo | None, keys: str, timeout_s: float) -> str:
+    """Why a paste went nowhere, in words: which window had the focus, by its application."""
+    if is_own(window):
+        return (
+            "dictate's own window had the focus, not the window you were typing in, so the "
+            f"paste ({keys}) went nowhere"
+        )
+    app = f" ({window.wm_class[-1]})" if window and window.wm_class else ""
+    return f"the window in front{app} did not take the text within {timeout_s:g} s of {keys}"
+
+
 class PasteNotTaken(InputError):
     """The paste keys were sent but no window fetched the text: trying another route could
     insert it twice, so none is tried."""
@@ -446,11 +462,7 @@ class Inserter:
                     raise
         pressed = time.monotonic()
         if any(owners) and not _wait_any(owners, before, self.confirm_timeout_s):
-            where = f" ({window.wm_class[-1]})" if window and window.wm_class else ""
-            raise PasteNotTaken(
-                f"the focused window{where} did not take the text within "
-                f"{self.confirm_timeout_s:g} s of {keys}"
-            )
+            raise PasteNotTaken(not_taken(window, keys, self.confirm_timeout_s))
 
         def restore() -> None:
             for board, owner, snap in zip(boards, owners, saved):

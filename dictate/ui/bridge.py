@@ -16,6 +16,7 @@ class Bridge(QObject):
     model_status = Signal(object)  # dictate.engine.holder.ModelStatus
     message = Signal(str)  # a line the app says to the user
     preview = Signal(object)  # dictate.dictation.live.Preview: live text while recording
+    again = Signal(int, object)  # a history entry transcribed again: its id, error or None
 
     def attach(self, app: Any) -> None:
         """Subscribe to `app` (a dictate.app.App); call before app.start()."""
@@ -24,3 +25,11 @@ class Bridge(QObject):
         previews = getattr(app, "preview_listeners", None)
         if previews is not None:
             previews.append(self.preview.emit)
+
+    def transcribe_again(self, app: Any, dictation_id: int) -> None:
+        """Transcribe a history entry's audio again with the app's engine and settings of now,
+        in the background; the answer comes as `again` (dictate.dictation.again)."""
+        from dictate.dictation.again import in_background
+
+        session = app.session
+        in_background(app.history, dictation_id, session.transcribe, session.rules, self.again.emit)

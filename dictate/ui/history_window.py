@@ -58,6 +58,11 @@ STATUS = {
         "Transcribed after dictate was closed in the middle of it; it was typed nowhere. "
         "Copy it or insert it again.",
     ),
+    "retranscribed": (
+        "Transcribed again",
+        "Transcribed again from its audio with the settings of the time; typed nowhere. "
+        "Copy it or insert it again.",
+    ),
     "no_speech": ("No speech", "Nothing was said, or too quietly for the speech detector."),
     "inserted": ("Inserted", "Typed into the window that had the focus."),
     "insert_failed": ("Not inserted", "The text could not be typed; it was left on the clipboard."),
@@ -102,7 +107,9 @@ def length(seconds: float | None) -> str:
 
 class HistoryWindow(QWidget):
     """Past dictations over `history`; `insert_again(text)` types a text into the focused window
-    (the caller decides which), `play(samples)` plays 16 kHz float32 audio (None: no Play)."""
+    (the caller decides which), `play(samples)` plays 16 kHz float32 audio (None: no Play),
+    `transcribe_again(id)` starts transcribing an entry's audio again with the settings of now
+    and answers through `transcribed_again(id, error)` (None: no such action)."""
 
     def __init__(
         self,
@@ -110,6 +117,7 @@ class HistoryWindow(QWidget):
         insert_again: Callable[[str], None],
         play: Callable[[np.ndarray], None] | None = None,
         parent: QWidget | None = None,
+        transcribe_again: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("dictate history")
@@ -118,6 +126,8 @@ class HistoryWindow(QWidget):
         self.history = history
         self._insert_again = insert_again
         self._play = play
+        self._transcribe_again = transcribe_again
+        self._again: set[int] = set()  # entries being transcribed again
         self.entries: list[Entry] = []
         self._pending_delete: list[int] = []
 
@@ -195,6 +205,11 @@ class HistoryWindow(QWidget):
         self.copy_action = self._action("&Copy", QKeySequence.StandardKey.Copy, self.copy)
         self.insert_action = self._action("&Insert again", None, self.insert_again)
         self.play_action = self._action("&Play audio", None, self.play_audio)
+        self.again_action = self._action("&Transcribe again", None, self.transcribe_again)
+        self.again_action.setToolTip(
+            "Transcribe the recording again with the current settings (model, language, "
+            "vocabulary); the text is kept here, not typed"
+        )
         self.delete_action = self._action("&Delete…", QKeySequence.StandardKey.Delete, self.delete)
         self.refresh_action = self._action(
             "&Refresh", QKeySequence.StandardKey.Refresh, self.refresh
@@ -214,6 +229,7 @@ class HistoryWindow(QWidget):
             ("copy", self.copy_action),
             ("insert", self.insert_action),
             ("play", self.play_action),
+            ("again", self.again_action),
             ("delete", self.delete_action),
         ):
             self.buttons[key] = self._button(action)
@@ -226,6 +242,8 @@ class HistoryWindow(QWidget):
         row.addWidget(self.buttons["refresh"])
         if play is None:
             self.buttons["play"].hide()
+        if transcribe_again is None:
+            self.buttons["again"].hide()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
@@ -368,9 +386,20 @@ class HistoryWindow(QWidget):
             self.buttons["play"].setToolTip("The audio of this dictation was not kept")
         else:
             self.buttons["play"].setToolTip("Play the recording")
+        self.again_action.setEnabled(self._can_transcribe_again(one))
         self.delete_action.setEnabled(bool(chosen))
         self.details.setPlainText("\n\n".join(e.text or "" for e in chosen))
         self.meta.setText(self._describe(one) if one is not None else "")
+
+    def _can_transcribe_again(self, e: Entry | None) -> bool:
+        """An entry with audio that is not being recorded or transcribed now."""
+        return (
+            self._transcribe_again is not None
+            and e is not None
+            and e.audio_path is not None
+            and e.status not in ("recording", "recorded")
+            and e.id not in self._again
+        )
 
     @staticmethod
     def _describe(e: Entry) -> str:
@@ -405,6 +434,30 @@ class HistoryWindow(QWidget):
                 self._insert_again(chosen[0].text)
             except DictateError as exc:
                 self._say(f"Not inserted: {exc}")
+
+    def transcribe_again(self) -> None:
+        chosen = self.selected()
+        if len(chosen) != 1 or not self._can_transcribe_again(chosen[0]):
+            return
+        assert self._transcribe_again is not None
+        self._again.add(chosen[0].id)
+        self._selection_changed()
+        self._say("Transcribing it again…")
+        try:
+            self._transcribe_again(chosen[0].id)
+        except DictateError as exc:
+            self.transcribed_again(chosen[0].id, str(exc))
+
+    def transcribed_again(self, dictation_id: int, error: object) -> None:
+        """The answer to transcribe_again (GUI thread): error is None or why it failed."""
+        self._again.discard(dictation_id)
+        self.refresh()
+        if error:
+            self._say(f"Could not transcribe it again: {error}")
+        else:
+            entry = next((e for e in self.entries if e.id == dictation_id), None)
+            done = "no speech found" if entry and entry.status == "no_speech" else "done"
+            self._say(f"Transcribed again: {done}")
 
     def play_audio(self) -> None:
         chosen = self.selected()
@@ -457,6 +510,8 @@ class HistoryWindow(QWidget):
         for action in (self.copy_action, self.insert_action, self.play_action):
             if action is not self.play_action or self._play is not None:
                 menu.addAction(action)
+        if self._transcribe_again is not None:
+            menu.addAction(self.again_action)
         menu.addSeparator()
         menu.addAction(self.delete_action)
         menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStatusBar,
     QVBoxLayout,
     QWidget,
 )
@@ -52,6 +53,33 @@ STATE_TEXT = {
     "loading model": "Loading the model…",
     "error": "Error",
 }
+# Rows that describe one kind of dictation only (rows_for): the live steps, the server's round
+# trip, and the stages of a decode after release (a live dictation has one only for a tail left).
+LIVE_ROWS = frozenset({"committed_s", "live_wait_ms", "tail_audio_s", "tail_decode_ms"})
+DECODE_ROWS = frozenset({"gate_ms", "features_ms", "encoder_ms", "decoding_ms"})
+MESSAGE_S = 10  # how long a status line stays (the last one stays in its tooltip)
+
+
+def is_live(latency: Any) -> bool:
+    """Whether a dictation's latency comes from live transcription (decoded while speaking)."""
+    return any(getattr(latency, k, 0) for k in LIVE_ROWS)
+
+
+def rows_for(latency: Any | None) -> list[str]:
+    """The latency rows that apply to a dictation (None: before the first one): the live steps
+    only for a live dictation, the decode stages there only those that ran after release (a
+    tail left to decode), the server only when one was used or tried."""
+    live = latency is not None and is_live(latency)
+    shown = []
+    for key, _ in LATENCY_ROWS:
+        if key in LIVE_ROWS and not live:
+            continue
+        if key == "remote_ms" and not getattr(latency, "engine", ""):
+            continue
+        if live and key in DECODE_ROWS and not getattr(latency, key, 0):
+            continue  # no stage of a decode ran after release
+        shown.append(key)
+    return shown
 
 
 def icon_state(word: str) -> str:
@@ -63,6 +91,36 @@ def icon_state(word: str) -> str:
     return "error" if word == "error" else "idle"
 
 
+class MessageBar(QStatusBar):
+    """The status line, wrapped over as many lines as a message needs (QStatusBar's own text
+    is one line, cut at the window's edge): the app's messages are sentences, often long.
+    The last message stays in the tooltip after it goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.addWidget(self.label, 1)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.label.clear)
+
+    def showMessage(self, message: str, timeout: int = 0) -> None:
+        self.label.setText(message)
+        self.label.setToolTip(message)
+        self.setToolTip(message)
+        if timeout > 0:
+            self._timer.start(timeout)
+        else:
+            self._timer.stop()
+
+    def currentMessage(self) -> str:
+        return self.label.text()
+
+    def clearMessage(self) -> None:
+        self.label.clear()
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -71,6 +129,8 @@ class MainWindow(QMainWindow):
         hotkey_text: Callable[[], str],
         files_panel: QWidget | None = None,
         quit_on_close: bool = False,
+        open_settings: Callable[[], None] | None = None,
+        open_history: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("dictate")
@@ -78,6 +138,8 @@ class MainWindow(QMainWindow):
         self.resize(760, 720)
         self.quit_on_close = quit_on_close
         self._hotkey_text = hotkey_text
+        self.message_bar = MessageBar()
+        self.setStatusBar(self.message_bar)
 
         self.banner = QLabel()
         self.banner.setWordWrap(True)
@@ -101,6 +163,20 @@ class MainWindow(QMainWindow):
         header.addWidget(self.state_icon)
         header.addLayout(status_text, 1)
         header.addWidget(self.toggle_button)
+        # The other windows, from here too: the tray is not on every desktop.
+        self.history_button = QPushButton("&History")
+        self.history_button.setToolTip("Past dictations: copy, insert again, transcribe again")
+        self.settings_button = QPushButton("&Settings…")
+        self.settings_button.setToolTip("Hotkey, microphone, model, language and more")
+        for button, slot in (
+            (self.history_button, open_history),
+            (self.settings_button, open_settings),
+        ):
+            if slot is None:
+                button.hide()
+            else:
+                button.clicked.connect(lambda _=False, f=slot: f())
+            header.addWidget(button)
 
         self.transcript = QPlainTextEdit(readOnly=True)
         self.transcript.setPlaceholderText(
@@ -119,6 +195,7 @@ class MainWindow(QMainWindow):
             value.setAlignment(Qt.AlignmentFlag.AlignRight)
             self.latency_values[key] = value
             self.latency.addRow(text, value)
+        self._show_rows(rows_for(None))
         self.latency_values["release_to_text_ms"].setStyleSheet("font-weight: 600")
         last = QGroupBox("Last dictation")
         last_layout = QHBoxLayout(last)
@@ -180,6 +257,21 @@ class MainWindow(QMainWindow):
                 label.setText(f"{value:.1f} s" if key.endswith("_s") else f"{value:,.0f} ms")
         engine = getattr(latency, "engine", "") if latency is not None else ""
         self.latency_values["remote_ms"].setToolTip(engine or "this computer's model")
+        rest = self.latency_values["tail_decode_ms"]
+        if is_live(latency) and not latency.tail_audio_s and not latency.tail_decode_ms:
+            rest.setText("—")  # the last live step had heard it all: nothing to decode
+            rest.setToolTip("The last live step had heard everything: nothing was left")
+        else:
+            rest.setToolTip("")
+        self._show_rows(rows_for(latency))
+
+    def _show_rows(self, keys: list[str]) -> None:
+        for key, label in self.latency_values.items():
+            self.latency.setRowVisible(label, key in keys)
+
+    def shown_rows(self) -> list[str]:
+        """The latency rows on show (for tests and screenshots)."""
+        return [k for k, label in self.latency_values.items() if self.latency.isRowVisible(label)]
 
     def show_warnings(self, warnings: list[str]) -> None:
         self.banner.setText("\n".join(f"⚠ {w}" for w in warnings))

@@ -41,6 +41,8 @@ class DictateUI(QObject):
             toggle=lambda: app.command("toggle"),
             hotkey_text=lambda: hotkey_label(app.settings.hotkey),
             quit_on_close=not tray_available,
+            open_settings=self.open_settings,
+            open_history=self.open_history,
         )
         # The Files section costs ~1 s of imports and Qt enum set-up: built once the tray icon
         # or window is on screen (benchmarks/footprint.py), or at once when asked for.
@@ -134,8 +136,8 @@ class DictateUI(QObject):
 
     def on_message(self, message: str) -> None:
         self.main.statusBar().showMessage(message, 10000)
-        if message.startswith("note: server:") and self.tray is not None:
-            self.tray.notify(message.removeprefix("note: "))  # the server failed: say so
+        if self.tray is not None:
+            self.tray.on_message(message)  # the few that need a bubble (tray.bubble_for)
 
     # ---- windows ------------------------------------------------------------------------------
 
@@ -173,8 +175,12 @@ class DictateUI(QObject):
 
         if self.history_window is None:
             self.history_window = HistoryWindow(
-                self.app.history, self._insert_again, play=self._play
+                self.app.history,
+                self._insert_again,
+                play=self._play,
+                transcribe_again=lambda i: self.bridge.transcribe_again(self.app, i),
             )
+            self.bridge.again.connect(self.history_window.transcribed_again)
         self.history_window.refresh()
         self.history_window.show()
         self.history_window.raise_()

@@ -6,6 +6,7 @@ the latest history. Everything it does goes through the core `App` (no Qt below 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ MODE_HELP = {
 }
 DEVICES = tuple((c.value, c.label) for c in choices.DEVICES)
 LANGUAGES = choices.LANGUAGES
+BUBBLE_REPEAT_S = 10.0  # the same bubble again within this is not shown twice
 _KEY_NAMES = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Super", "esc": "Esc"}
 
 
@@ -37,6 +39,28 @@ def hotkey_label(combo: str) -> str:
         base = name.split("_")[0]
         parts.append(_KEY_NAMES.get(base, name.upper() if len(name) == 1 else name.capitalize()))
     return "+".join(parts)
+
+
+def bubble_for(message: str) -> tuple[str, bool] | None:
+    """(text, is an error) for an app message that deserves a tray bubble, else None: a text
+    that could not be inserted (where is it now?) and a server that failed. The rest is for the
+    status bar and the terminal only."""
+    if message.startswith("note: server:"):
+        return message.removeprefix("note: "), False
+    if message.startswith("could not insert"):
+        return message[:1].upper() + message[1:], True
+    return None
+
+
+def model_place(repo_id: str, download_mb: int) -> str:
+    """Where a catalog model would load from, in the words the settings dialog uses too
+    (one answer: dictate.engine.loading.availability)."""
+    from dictate.engine import loading
+
+    found = loading.availability(repo_id)
+    return {"cached": "downloaded", "embedded": "built in"}.get(
+        found or "", f"download {download_mb:,} MB"
+    )
 
 
 def _elide(text: str, n: int = 48) -> str:
@@ -65,6 +89,7 @@ class Tray(QObject):
         self._open_history, self._pick_files = open_history, pick_files
         self._choose_other_model, self._quit = choose_other_model, quit_app
         self._device_reasons: dict[str, str | None] = {}
+        self._last_bubble: tuple[str, float] = ("", 0.0)  # (text, time.monotonic())
         self.menu = QMenu()
         self.menu.setToolTipsVisible(True)
         self.menu.aboutToShow.connect(self.rebuild)
@@ -99,7 +124,20 @@ class Tray(QObject):
         lines.append(f"Hotkey {hotkey_label(s.hotkey)} ({dict(MODES)[s.mode].lower()})")
         return "\n".join(lines)
 
+    def on_message(self, message: str) -> None:
+        """A line the app said (its status bar has it): a bubble too when it needs the person
+        and the window may well be hidden (bubble_for)."""
+        bubble = bubble_for(message)
+        if bubble is not None:
+            self.notify(*bubble)
+
     def notify(self, message: str, error: bool = False) -> None:
+        # A failed dictation arrives twice, as its event and as the line the app says about it:
+        # one bubble.
+        now, (last, at) = time.monotonic(), self._last_bubble
+        if message.casefold() == last.casefold() and now - at < BUBBLE_REPEAT_S:
+            return
+        self._last_bubble = (message, now)
         icon = (
             QSystemTrayIcon.MessageIcon.Critical
             if error
@@ -171,12 +209,12 @@ class Tray(QObject):
         group = QActionGroup(menu)
         entries = [(m.name, m) for m in catalog.CATALOG]
         for name, model in entries:
-            cached = loading.is_cached(model.repo_id)
+            state = model_place(model.repo_id, model.download_mb)
+            local = not state.startswith("download")
             size = f"{model.download_mb:,} MB"
-            state = "cached" if cached else f"download {size}"
             if switching == name:
                 state = "loading…"
-            text = f"{name}\t{size} · {state}" if cached else f"{name}\t{state}"
+            text = f"{name}\t{size} · {state}" if local else f"{name}\t{state}"
             action = self._action(menu, text, lambda n=name: self.app.switch_model(n))
             action.setCheckable(True)
             action.setChecked(current in (name, model.repo_id))

@@ -228,6 +228,45 @@ def test_failed_file_shows_its_one_line_error_and_the_next_runs(random_panel, tm
     assert not any(b.isEnabled() for b in panel.export_buttons.values())
     panel.select_job(good_job.id)
     assert not panel.error_label.isVisible()
+    # The whole reason is in the row's tooltip, however narrow the column.
+    assert panel.row_for(broken_job.id).toolTip(1) == broken_job.error
+    assert panel.retry_button(broken_job.id).isVisibleTo(panel)
+    assert not panel.retry_button(good_job.id).isVisibleTo(panel)  # done: nothing to retry
+
+
+def test_a_file_cancelled_at_0_percent_says_cancelled_and_retries(
+    held_panel, gate, tmp_path, qtbot, screenshot
+):
+    """Cancelled before any text: "Cancelled", never "No speech was found"; Retry queues the
+    same row again and it runs to the end."""
+    panel = held_panel
+    drop(panel.drop_zone, files(tone_file(tmp_path / "talk.wav")))
+    (job,) = panel.queue.jobs
+    qtbot.waitUntil(lambda: job.detail == "waiting for the model")
+    panel.action_button(job.id).click()
+    gate.set()
+    qtbot.waitUntil(lambda: panel.row_for(job.id).text(1) == "Cancelled", timeout=30_000)
+    panel.select_job(job.id)
+    assert "No speech" not in panel.results.placeholderText()
+    assert panel.results.placeholderText().startswith("Cancelled")
+    retry = panel.retry_button(job.id)
+    assert retry.isVisibleTo(panel) and retry.text() == "Retry"
+    retry.click()
+    assert panel.queue.jobs == [job] and panel.message == "talk.wav is queued again."
+    qtbot.waitUntil(lambda: job.finished, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.row_for(job.id).text(1) == "Done")
+    assert job.status == "done" and job.error is None
+    assert not panel.retry_button(job.id).isVisibleTo(panel)
+
+
+def test_the_list_uses_the_room_it_has(held_panel, tmp_path, qtbot):
+    panel = held_panel
+    drop(panel.drop_zone, files(*(tone_file(tmp_path / f"{n}.wav") for n in "abcdefgh")))
+    row = panel.tree.visualItemRect(panel.tree.topLevelItem(0)).height()
+    assert panel.tree.viewport().height() >= 5 * row  # five rows at the least
+    small = panel.tree.viewport().height()
+    panel.resize(760, 1000)
+    qtbot.waitUntil(lambda: panel.tree.viewport().height() > small + 100)  # and it grows
 
 
 def test_cancel_buttons_and_the_delete_key(held_panel, gate, tmp_path, qtbot):

@@ -60,7 +60,7 @@ class Calls(list):
 
 def open_window(qtbot, history, play=True) -> tuple[HistoryWindow, Calls, Calls]:
     inserted, played = Calls(), Calls()
-    w = HistoryWindow(history, inserted, played if play else None)
+    w = HistoryWindow(history, inserted, played if play else None, transcribe_again=Calls())
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -236,3 +236,94 @@ def test_keyboard_copy_delete_and_find(qtbot, filled):
     assert w.table.rowCount() == 3
     qtbot.keyClick(w.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert w.search.hasFocus()
+
+
+def _again_window(qtbot, history, transcribe):
+    """A history window wired as the app wires it: Bridge.transcribe_again on a worker thread,
+    its answer back through the bridge's signal."""
+    from types import SimpleNamespace
+
+    from dictate.dictation.cleanup import CleanupRules
+    from dictate.ui.bridge import Bridge
+
+    bridge = Bridge()
+    app = SimpleNamespace(
+        history=history, session=SimpleNamespace(transcribe=transcribe, rules=CleanupRules())
+    )
+    w = HistoryWindow(
+        history, Calls(), play=Calls(), transcribe_again=lambda i: bridge.transcribe_again(app, i)
+    )
+    bridge.again.connect(w.transcribed_again)
+    qtbot.addWidget(w)
+    w.show()
+    return w, bridge
+
+
+def _failed_dictation(history) -> int:
+    rec = history.start()
+    rec.write(samples(7, 2.0))
+    history.finish_recording(rec)
+    history.set_error(rec.id, "tiny.en is English-only; choose a multilingual model for 'de'")
+    return rec.id
+
+
+def test_transcribe_again_a_failed_dictation(qtbot, history, screenshot) -> None:
+    """A dictation that failed (German asked of tiny.en) is transcribed again once the setting
+    is put right: its text appears, the error goes, nothing is typed."""
+    from dictate.transcript import DictationResult
+
+    heard: list[int] = []
+
+    def transcribe(audio):
+        heard.append(len(audio))
+        return DictationResult(" And so my fellow Americans ", speech_s=1.8)
+
+    failed = _failed_dictation(history)
+    w, _bridge = _again_window(qtbot, history, transcribe)
+    assert w.table.item(0, 1).text() == "(failed)"
+    w.table.selectRow(0)
+    assert w.buttons["again"].isVisible() and w.buttons["again"].isEnabled()
+    w.buttons["again"].click()
+    qtbot.waitUntil(lambda: history.get(failed).status == "retranscribed", timeout=5000)
+    qtbot.waitUntil(lambda: w.status.text().startswith("Transcribed again"), timeout=5000)
+    assert heard == [32000]  # the entry's own audio, whole
+    entry = history.get(failed)
+    assert entry.text == "And so my fellow Americans" and entry.error is None
+    row = next(r for r, e in enumerate(w.entries) if e.id == failed)
+    assert w.table.item(row, 1).text() == "And so my fellow Americans"
+    assert w.table.item(row, 2).text() == "Transcribed again"
+    w.table.clearSelection()
+    w.table.selectRow(row)
+    assert w.insert_action.isEnabled()  # now it can be inserted or copied
+    qtbot.wait(50)
+    screenshot(w, "history-transcribed-again")
+
+
+def test_transcribe_again_failing_keeps_the_entry(qtbot, history) -> None:
+    from dictate.errors import ModelError
+
+    def transcribe(audio):
+        raise ModelError("tiny.en is English-only; choose a multilingual model for 'de'")
+
+    failed = _failed_dictation(history)
+    w, _bridge = _again_window(qtbot, history, transcribe)
+    w.table.selectRow(0)
+    w.again_action.trigger()
+    assert not w.again_action.isEnabled()  # one at a time per entry
+    qtbot.waitUntil(lambda: "Could not transcribe it again" in w.status.text(), timeout=5000)
+    assert "English-only" in w.status.text()
+    assert history.get(failed).status == "error"
+    assert w.again_action.isEnabled()
+
+
+def test_transcribe_again_needs_audio(qtbot, filled) -> None:
+    history, ids = filled
+    history.drop_audio(ids["milk"])
+    w, _bridge = _again_window(qtbot, history, lambda audio: None)
+    row = next(r for r, e in enumerate(w.entries) if e.id == ids["milk"])
+    w.table.selectRow(row)
+    assert not w.again_action.isEnabled()
+    row = next(r for r, e in enumerate(w.entries) if e.id == ids["meeting"])
+    w.table.clearSelection()
+    w.table.selectRow(row)
+    assert w.again_action.isEnabled()  # any entry with its audio, not only failed ones

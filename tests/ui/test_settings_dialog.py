@@ -78,7 +78,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     capture(qtbot, d.general_tab.cancel_edit, K.Key_F8)
     assert d.general_tab.cancel_edit.text() == "F8"
     choose(d.general_tab.mode_combo, "toggle")
-    choose(d.general_tab.insert_combo, "xdotool")
+    choose(d.general_tab.insert_combo, "paste")
     d.general_tab.sounds_check.click()
     d.general_tab.login_check.click()
     choose(d.audio_tab.input_combo, None)
@@ -120,7 +120,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         hotkey="<ctrl>+<shift>+f",
         mode="toggle",
         cancel_key="<f8>",
-        insert_method="xdotool",
+        insert_method="paste",
         input_device=None,
         keep_mic_open=True,
         language="de",
@@ -349,16 +349,67 @@ def test_model_choices_other_folder_and_english_only(qtbot, tmp_path, embedded_s
     assert "safetensors" in d.model_tab.model_error.text()
     d.model_tab.other_edit.setText(str(embedded_src))  # a real CTranslate2 Whisper folder
     assert not d.model_tab.model_error.isVisible() and d.ok_button.isEnabled()
+    assert not d.model_tab.language_combo.isEnabled()  # its vocabulary says: English only
     d.model_tab.other_edit.setText("my-org/whisper-custom")
     assert d.ok_button.isEnabled()
     assert d.model_tab.language_combo.isEnabled()  # unknown: may be multi
-    d.model_tab.language_combo.setEditText("klingon!")
-    assert "language code" in d.model_tab.language_error.text() and not d.ok_button.isEnabled()
-    d.model_tab.language_combo.setEditText("pt-BR")  # a code not in the list, typed
-    assert not d.model_tab.language_error.isVisible()
+    assert "once it has loaded" in d.model_tab.language_note.text()
+    choose(d.model_tab.language_combo, "de")
     d.ok_button.click()
     assert apply.calls[-1].model == "my-org/whisper-custom"
-    assert apply.calls[-1].language == "pt-BR"
+    assert apply.calls[-1].language == "de"
+
+
+def languages_offered(d: SettingsDialog) -> list[str | None]:
+    combo = d.model_tab.language_combo
+    return [combo.itemData(i) for i in range(combo.count())]
+
+
+def test_language_list_follows_the_model(qtbot, screenshot) -> None:
+    """An English-only model offers English alone (the field disabled, a note saying why); a
+    multilingual one offers detection and the languages; the field is never free text."""
+    d = open_dialog(qtbot, Settings(model="large-v3", language="de"))
+    d.tabs.setCurrentIndex(2)
+    tab = d.model_tab
+    assert not tab.language_combo.isEditable()
+    offered = languages_offered(d)
+    assert offered[0] is None and "de" in offered and "fr" in offered and len(offered) > 10
+    assert tab.language_combo.currentData() == "de"
+    for english_only in ("tiny.en", "distil-small.en", "distil-large-v3"):
+        choose(tab.model_combo, english_only)
+        assert [tab.language_combo.itemText(i) for i in range(tab.language_combo.count())] == [
+            "English (en)"
+        ]
+        assert not tab.language_combo.isEnabled()
+        assert "English only" in tab.language_note.text()
+        assert "German (de)" in tab.language_note.text()  # the setting it had does not apply
+        assert d.settings().language is None
+    qtbot.wait(20)
+    info = tab.model_info  # the hint under the model: whole, not cut after the text changed
+    qtbot.waitUntil(lambda: info.height() >= info.heightForWidth(info.width()))
+    screenshot(d, "settings-model-english-only")
+    choose(tab.model_combo, "large-v3-turbo")  # back to a multilingual one: German again
+    assert tab.language_combo.isEnabled() and d.settings().language == "de"
+
+
+def test_embedded_model_with_a_foreign_language_is_put_right(qtbot) -> None:
+    """The installed app's built-in tiny.en ("embedded") with German saved before: the dialog
+    says German does not apply, and Apply saves English, never German for an .en model."""
+    apply = Recorder()
+    d = open_dialog(qtbot, Settings(model="embedded", language="de"), apply)
+    d.tabs.setCurrentIndex(2)
+    assert languages_offered(d) == [None]
+    assert not d.model_tab.language_combo.isEnabled()
+    assert "German (de)" in d.model_tab.language_note.text()
+    assert d.apply_button.isEnabled()  # applying puts it right
+    d.apply_button.click()
+    assert apply.calls[-1].language is None and apply.calls[-1].model == "embedded"
+
+
+def test_a_code_not_in_the_list_is_kept(qtbot) -> None:
+    d = open_dialog(qtbot, Settings(model="large-v3", language="pt-BR"))
+    assert d.model_tab.language_combo.currentText() == "pt-BR"
+    assert d.settings().language == "pt-BR"
 
 
 def test_replacement_problems_are_shown(qtbot) -> None:
@@ -478,6 +529,20 @@ def test_level_meter_says_no_microphone(qtbot, no_audio_devices, screenshot) -> 
     assert d.audio_tab.mic_level.state == "off"
 
 
+def test_no_gap_under_the_vocabulary(qtbot) -> None:
+    d = open_dialog(qtbot, Settings(prompt="ComfyUI, Kubernetes, Nguyen"))
+    d.tabs.setCurrentWidget(d.text_tab)
+    d.resize(d.width(), 700)  # room to spare: it goes to the replacements, not under the hint
+    qtbot.wait(50)
+    tab = d.text_tab
+    edit = tab.prompt_edit
+    edit_bottom = edit.mapTo(tab, edit.rect().bottomLeft()).y()
+    table_top = tab.replacements.table.mapTo(tab, tab.replacements.table.rect().topLeft()).y()
+    # Between them: the hint (two lines at most) and the rows' spacing, nothing more.
+    assert table_top - edit_bottom < 3 * edit.fontMetrics().lineSpacing() + 24
+    assert tab.replacements.table.height() > 200
+
+
 def test_screenshots_of_every_tab(qtbot, screenshot) -> None:
     d = open_dialog(
         qtbot,
@@ -541,3 +606,63 @@ def test_server_address_problems_are_shown_and_block_ok(qtbot) -> None:
     assert d.problems() == {} and d.ok_button.isEnabled()
     d.server_tab.server_url_edit.setText("https://me:pw@gpu.example")
     assert "API key field" in d.problems()["server_url"]
+
+
+def test_microphone_list_has_one_default_and_device_names(qtbot, monkeypatch) -> None:
+    """Not "System default / pulse / default": the aliases of the default are the default."""
+    from dictate.audio import portaudio
+
+    monkeypatch.setattr(
+        portaudio,
+        "choices",
+        lambda sd, way: [("USB Headset: Audio (hw:1,0)", "USB Headset: Audio (hw:1,0)")],
+    )
+    monkeypatch.setattr(portaudio, "sounddevice", lambda error: object())
+    d = open_dialog(qtbot, Settings(input_device="pulse"))
+    combo = d.audio_tab.input_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts == ["System default", "USB Headset: Audio (hw:1,0)", "pulse (the system default)"]
+    assert sum("default" in t.lower() for t in texts[:2]) == 1
+
+
+def test_insertion_methods_fit_the_session(qtbot) -> None:
+    """wtype and ydotool are not offered on X11, xdotool not on Wayland; a method chosen on
+    another desktop stays, marked."""
+    from dictate.ui.settings.general_tab import GeneralTab
+
+    def offered(tab: GeneralTab) -> list[str]:
+        combo = tab.insert_combo
+        return [combo.itemData(i) for i in range(combo.count())]
+
+    x11 = GeneralTab({}, session="x11")
+    qtbot.addWidget(x11)
+    assert offered(x11) == ["auto", "paste", "type", "xdotool"]
+    wayland = GeneralTab({}, session="wayland")
+    qtbot.addWidget(wayland)
+    assert offered(wayland) == ["auto", "paste", "wtype", "ydotool"]
+    x11.load(Settings(insert_method="wtype"))
+    assert x11.insert_combo.currentText() == "wtype (Wayland) — not for this desktop"
+    assert x11.values(Settings())["insert_method"] == "wtype"
+
+
+def test_hotkey_route_in_words_not_pynput_syntax(qtbot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    routes = {"hotkey": "X11 keyboard listener: <ctrl>+<alt>+d (hold)"}
+    dialog = SettingsDialog(Settings(), Recorder(), routes=routes)
+    qtbot.addWidget(dialog)
+    shown = dialog.findChild(QLabel, "route_hotkey").text()
+    assert shown == "X11 keyboard listener: Ctrl+Alt+D (hold)"
+
+
+def test_focus_after_apply_is_on_ok(qtbot) -> None:
+    d = open_dialog(qtbot, Settings())
+    d.general_tab.sounds_check.click()
+    assert d.apply_button.isEnabled()
+    d.apply_button.setFocus()
+    qtbot.waitUntil(d.apply_button.hasFocus)
+    qtbot.mouseClick(d.apply_button, Qt.MouseButton.LeftButton)
+    assert not d.apply_button.isEnabled()
+    qtbot.waitUntil(d.ok_button.hasFocus)
+    restore = d.buttons.button(d.buttons.StandardButton.RestoreDefaults)
+    assert not restore.hasFocus()

@@ -271,3 +271,52 @@ def test_large_v3_offers_its_draft_models(tray, app) -> None:
     assert app.calls[-1] == ("set_assistant", "distil-large-v3.5")
     trigger(models, "No draft model")
     assert app.calls[-1] == ("set_assistant", None)
+
+
+def test_tray_and_settings_say_the_same_place_for_a_model(tray, monkeypatch, qtbot) -> None:
+    """One source of truth (loading.availability): not "download 151 MB" in the tray where
+    Settings says "built in"."""
+    from dictate.engine import catalog, loading
+    from dictate.ui.settings.model_tab import ModelTab
+
+    tiny = catalog.find("tiny.en")
+    monkeypatch.setattr(
+        loading, "availability", lambda repo: "embedded" if repo == tiny.repo_id else None
+    )
+    tray.rebuild()
+    models = submenu(tray.menu, "Model")
+    row = next(a for a in models.actions() if a.text().startswith("tiny.en\t"))
+    assert "built in" in row.text() and "download" not in row.text()
+    tab = ModelTab()
+    qtbot.addWidget(tab)
+    texts = [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())]
+    assert any(t.startswith("tiny.en ·") and t.endswith("built in") for t in texts)
+
+
+def test_insertion_failures_get_a_bubble() -> None:
+    """Said only in a status bar, an insertion failure is lost behind other windows."""
+    from dictate.ui.tray import bubble_for
+
+    text, error = bubble_for(
+        "could not insert the text: no window has the keyboard focus; the text is on the clipboard"
+    )
+    assert error and text.startswith("Could not insert the text")
+    assert bubble_for("note: server: gpu-box did not answer") == (
+        "server: gpu-box did not answer",
+        False,
+    )
+    assert bubble_for("inserted 50 characters, 400 ms after release") is None
+
+
+def test_a_failed_insertion_is_one_bubble(tray, monkeypatch) -> None:
+    """The session's error event and the app's line about it carry the same words: one bubble."""
+    shown: list[str] = []
+    monkeypatch.setattr(tray.icon, "showMessage", lambda title, text, *a: shown.append(text))
+    message = (
+        "could not insert the text: no window has the keyboard focus; it is kept in the history"
+    )
+    tray.notify(message, error=True)  # DictateUI.on_event
+    tray.on_message(message)  # DictateUI.on_message, the app's say()
+    assert len(shown) == 1
+    tray.on_message("could not insert the text: something else")
+    assert len(shown) == 2

@@ -82,6 +82,7 @@ class FilesPanel(QWidget):
 
         self.tree = QueueTree()
         self.tree.action.connect(self._cancel_or_remove)
+        self.tree.retry.connect(self.retry)
         self.tree.currentItemChanged.connect(lambda *_: self._show_selected())
 
         self.header_label = QLabel()
@@ -129,8 +130,11 @@ class FilesPanel(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.tree)
         splitter.addWidget(results_box)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        # The list gets the room it needs first: a few rows at least, more as the panel grows.
+        row_height = self.fontMetrics().height() + 12  # a row holds its buttons' height
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 5 * row_height)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         self.empty_label = QLabel(
             "No files yet.\nDrop recordings, podcasts or videos above: they are transcribed "
             "here, on this computer, one after the other."
@@ -264,6 +268,18 @@ class FilesPanel(QWidget):
     def action_button(self, job_id: int) -> QToolButton:
         return self.tree.action_button(job_id)
 
+    def retry_button(self, job_id: int) -> QToolButton:
+        return self.tree.retry_button(job_id)
+
+    def retry(self, job_id: int) -> None:
+        """Queue a failed or cancelled file again (the same row), with the model of now."""
+        try:
+            job = self.queue.retry(job_id)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            self.say(str(exc), error=True)
+            return
+        self.say(f"{job.path.name} is queued again.")
+
     def select_job(self, job_id: int) -> None:
         self.tree.setCurrentItem(self.tree.rows[job_id])
 
@@ -351,8 +367,14 @@ class FilesPanel(QWidget):
         else:
             self.results.setPlainText("\n".join(lines))
         self._shown = (job.id, len(lines))
-        if job.status in ("done", "cancelled") and not segments:
+        if job.status == "done" and not segments:
             self.results.setPlaceholderText("No speech was found in this file.")
+        elif job.status == "cancelled" and not segments:
+            self.results.setPlaceholderText(
+                "Cancelled before any text came out (Retry starts it again)."
+            )
+        elif job.status == "failed" and not segments:
+            self.results.setPlaceholderText("No text: the file could not be transcribed.")
         elif job.status in ("queued", "running"):
             self.results.setPlaceholderText("The transcript appears here as it is made.")
 

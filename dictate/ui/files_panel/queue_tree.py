@@ -1,17 +1,19 @@
 """The files panel's queue: a row per file with its state, a progress bar, the time spent and
-a Cancel or Remove button."""
+a Cancel or Remove button (and Retry for a file that failed or was cancelled)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QProgressBar,
     QStyle,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
+    QWidget,
 )
 
 from dictate.files.queue import FileJob
@@ -25,6 +27,7 @@ class QueueTree(QTreeWidget):
     """The rows of the queue's jobs, by job id; a row's button emits `action(job id)`."""
 
     action = Signal(int)  # Cancel (a job still going) or Remove (a finished one)
+    retry = Signal(int)  # Retry (a failed or cancelled one)
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,18 +41,22 @@ class QueueTree(QTreeWidget):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.Interactive)
+        # The state holds a failure's reason: it shares the room with the name (the whole
+        # reason is in its tooltip and below the list).
+        header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_ACTION, QHeaderView.ResizeMode.ResizeToContents)
-        header.resizeSection(COL_STATE, 170)
         header.resizeSection(COL_PROGRESS, 120)
 
     def progress_bar(self, job_id: int) -> QProgressBar:
         return self.itemWidget(self.rows[job_id], COL_PROGRESS)
 
     def action_button(self, job_id: int) -> QToolButton:
-        return self.itemWidget(self.rows[job_id], COL_ACTION)
+        return self.itemWidget(self.rows[job_id], COL_ACTION).findChild(QToolButton, "action")
+
+    def retry_button(self, job_id: int) -> QToolButton:
+        return self.itemWidget(self.rows[job_id], COL_ACTION).findChild(QToolButton, "retry")
 
     def current_job_id(self) -> int | None:
         item = self.currentItem()
@@ -86,11 +93,18 @@ class QueueTree(QTreeWidget):
         bar.setTextVisible(True)
         bar.setAccessibleName(f"Progress of {job.path.name}")
         self.setItemWidget(item, COL_PROGRESS, bar)
-        button = QToolButton()
-        button.setAutoRaise(True)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        button.clicked.connect(lambda _=False, i=job.id: self.action.emit(i))
-        self.setItemWidget(item, COL_ACTION, button)
+        cell = QWidget()
+        buttons = QHBoxLayout(cell)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setSpacing(0)
+        for name, signal in (("retry", self.retry), ("action", self.action)):
+            button = QToolButton()
+            button.setObjectName(name)
+            button.setAutoRaise(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.clicked.connect(lambda _=False, i=job.id, s=signal: s.emit(i))
+            buttons.addWidget(button)
+        self.setItemWidget(item, COL_ACTION, cell)
         self.rows[job.id] = item
         return item
 
@@ -116,7 +130,12 @@ class QueueTree(QTreeWidget):
         bar.setEnabled(job.status in ("queued", "running", "done"))
         bar.setTextVisible(job.status != "failed")  # "0 %" would say nothing there
 
-        button: QToolButton = self.itemWidget(item, COL_ACTION)
+        retry = self.retry_button(job.id)
+        retry.setVisible(job.status in ("failed", "cancelled"))
+        retry.setText("Retry")
+        retry.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
+        retry.setToolTip(f"Transcribe {job.path.name} again, from the start")
+        button = self.action_button(job.id)
         if job.finished:
             button.setText("Remove")
             button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))

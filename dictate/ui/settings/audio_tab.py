@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
 
-from dictate.audio.capture import input_devices
+from dictate.audio import portaudio
+from dictate.audio.capture import INPUT
 from dictate.config import Settings
 from dictate.errors import DictateError
 from dictate.ui.level_meter import MicLevel
@@ -26,13 +28,16 @@ class AudioTab(Tab):
         self.input_combo = QComboBox()
         self.input_combo.setAccessibleName("Microphone")
         self.input_combo.addItem("System default", None)
+        self.input_combo.setItemData(
+            0, "The microphone chosen in the system's sound settings", Qt.ItemDataRole.ToolTipRole
+        )
         try:
-            names = [name for _, name in input_devices()]
+            found = portaudio.choices(portaudio.sounddevice(INPUT.error), INPUT)
         except DictateError as exc:  # no PortAudio: the meter below says why
             log.info("no input devices listed: %s", exc)
-            names = []
-        for name in dict.fromkeys(names):
-            self.input_combo.addItem(name, name)
+            found = []
+        for name, label in found:
+            self.input_combo.addItem(label, name)
         self.input_combo.currentIndexChanged.connect(self.emit_changed)
         layout.addRow("&Microphone:", self.input_combo)
         self.mic_level = MicLevel()
@@ -63,12 +68,20 @@ class AudioTab(Tab):
         row(layout, "Wait for the last &word:", stack(fixed(self.tail_spin), note), self.tail_spin)
 
     def load(self, s: Settings) -> None:
-        if self.input_combo.findData(s.input_device) < 0:
-            self.input_combo.addItem(f"{s.input_device} (not connected)", s.input_device)
+        if s.input_device is not None and self.input_combo.findData(s.input_device) < 0:
+            self.input_combo.addItem(self._absent_label(s.input_device), s.input_device)
         select(self.input_combo, s.input_device)
         self.keep_open_check.setChecked(s.keep_mic_open)
         self.max_record_spin.setValue(round(s.max_record_s))
         self.tail_spin.setValue(s.tail_max_s)
+
+    @staticmethod
+    def _absent_label(name: str) -> str:
+        """A saved microphone not in the list: an alias of the default ("pulse", chosen before
+        they were hidden) says so; anything else is not connected now."""
+        if name.strip().lower() in portaudio.DEFAULT_ALIASES:
+            return f"{name} (the system default)"
+        return f"{name} (not connected)"
 
     def values(self, shown: Settings) -> dict[str, Any]:
         max_record = self.max_record_spin.value()

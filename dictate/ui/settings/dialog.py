@@ -216,7 +216,10 @@ class SettingsDialog(QDialog):
         self._applied = new
         self.cancel_button.setText("Close")  # what was applied stays applied
         self.show_warnings(warnings)
+        had_focus = self.apply_button.hasFocus()
         self._changed()
+        if had_focus:  # Apply is disabled now: the focus goes to OK, not to Restore Defaults
+            self.ok_button.setFocus(Qt.FocusReason.OtherFocusReason)
         return not warnings
 
     def accept(self) -> None:

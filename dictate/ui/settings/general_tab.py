@@ -3,6 +3,7 @@ dictation (dictation/live.py: transcribe while speaking, preview, typing)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,11 +12,34 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QToolButton, QWidget
 
 from dictate import choices
 from dictate.config import Settings
+from dictate.output.clipboard import session_kind
 from dictate.ui.hotkey_edit import HotkeyEdit, display_text
 from dictate.ui.settings.widgets import ErrorLabel, Tab, form, hint, row, select, stack
 
 MODES = tuple((c.value, c.description) for c in choices.MODES)
 INSERT_METHODS = tuple((c.value, c.description) for c in choices.INSERT_METHODS)
+# The methods that work in each kind of session: xdotool and pynput type into X windows only,
+# wtype and ydotool are Wayland's. Elsewhere (macOS, Windows, none) what pynput and the
+# clipboard can do.
+METHODS_FOR = {
+    "x11": ("auto", "paste", "type", "xdotool"),
+    "wayland": ("auto", "paste", "wtype", "ydotool"),
+}
+_PYNPUT_COMBO = re.compile(r"(?:<\w+>|\w+)(?:\+(?:<\w+>|\w+))*")
+
+
+def insert_methods(kind: str) -> tuple[tuple[str, str], ...]:
+    """The insertion methods offered in a session of `kind` (session_kind's word)."""
+    offered = METHODS_FOR.get(kind, ("auto", "paste", "type"))
+    return tuple(m for m in INSERT_METHODS if m[0] in offered)
+
+
+def readable_route(text: str) -> str:
+    """A route line with its key combinations as people write them: "<ctrl>+<alt>+d" →
+    "Ctrl+Alt+D" (the app describes the X listener in pynput's syntax)."""
+    return _PYNPUT_COMBO.sub(
+        lambda m: display_text(m.group(0)) if "<" in m.group(0) else m.group(0), text
+    )
 
 
 class GeneralTab(Tab):
@@ -24,9 +48,11 @@ class GeneralTab(Tab):
     fields = ("hotkey", "cancel_key")
     labelled = ("hotkey", "cancel_key")
 
-    def __init__(self, routes: Mapping[str, str]) -> None:
-        """`routes`: how the hotkey and insertion work on this desktop (App.desktop_routes)."""
+    def __init__(self, routes: Mapping[str, str], session: str | None = None) -> None:
+        """`routes`: how the hotkey and insertion work on this desktop (App.desktop_routes);
+        `session`: the kind of desktop session (None: this one's)."""
         super().__init__()
+        self.session = session or session_kind()
         layout = form(self)
         defaults = Settings()
         self.hotkey_edit = HotkeyEdit()
@@ -45,11 +71,11 @@ class GeneralTab(Tab):
             self._hotkey_row(self.cancel_edit, defaults.cancel_key), self.cancel_error, note
         )
         row(layout, "&Cancel key:", field, self.cancel_edit)
-        self.insert_combo = self.combo(INSERT_METHODS)
+        self.insert_combo = self.combo(insert_methods(self.session))
         layout.addRow("&Insert text by:", self.insert_combo)
         for key, label in (("hotkey", "Hotkey here:"), ("insertion", "Insertion here:")):
             if key in routes:  # read-only facts about this desktop, not settings
-                shown = hint(routes[key])
+                shown = hint(readable_route(routes[key]))
                 shown.setObjectName(f"route_{key}")
                 shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 layout.addRow(label, shown)
@@ -88,6 +114,9 @@ class GeneralTab(Tab):
         self.hotkey_edit.set_combo(s.hotkey)
         self.cancel_edit.set_combo(s.cancel_key)
         select(self.mode_combo, s.mode)
+        if self.insert_combo.findData(s.insert_method) < 0:  # chosen on another desktop
+            label = dict(INSERT_METHODS).get(s.insert_method, s.insert_method)
+            self.insert_combo.addItem(f"{label} — not for this desktop", s.insert_method)
         select(self.insert_combo, s.insert_method)
         self.sounds_check.setChecked(s.sounds)
         self.login_check.setChecked(s.launch_at_login)

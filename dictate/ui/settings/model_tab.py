@@ -3,7 +3,6 @@ speculative decoding, the compute device, the language and when to free the mode
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from dictate import choices
 from dictate.config import Settings
-from dictate.engine import catalog, loading
+from dictate.engine import catalog, languages, loading
 from dictate.engine.ct2_import import is_ct2_whisper_folder
 from dictate.errors import ModelError
 from dictate.ui.settings.widgets import ErrorLabel, Tab, fixed, form, hint, row, select, stack
@@ -30,6 +29,11 @@ OTHER = "\0other"  # the model combo's "Other…" entry
 DEVICES = tuple((c.value, c.description) for c in choices.DEVICES)
 LANGUAGES = choices.LANGUAGES
 _AUTO_LANGUAGE = "Detect automatically"
+
+
+def _language_name(code: str) -> str:
+    names = dict(LANGUAGES)
+    return f"{names[code]} ({code})" if code in names else code
 
 
 def unavailable_reason(kind: str) -> str | None:
@@ -110,7 +114,7 @@ class ModelTab(Tab):
         self.other_edit = QLineEdit()
         self.other_edit.setPlaceholderText("organisation/name, or a model folder")
         self.other_edit.setAccessibleName("Other model")
-        self.other_edit.textChanged.connect(self.emit_changed)
+        self.other_edit.textChanged.connect(self._other_changed)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_model)
         self.other_row = QWidget()
@@ -131,13 +135,11 @@ class ModelTab(Tab):
         self.device_note = ErrorLabel()
         field = stack(self.device_combo, self.device_note)
         row(layout, "Compute &device:", field, self.device_combo)
+        # Not editable: only the languages the chosen model can do (_fill_languages).
         self.language_combo = QComboBox()
-        self.language_combo.setEditable(True)
         self.language_combo.setAccessibleName("Language")
-        self.language_combo.addItem(_AUTO_LANGUAGE, None)
-        for code, name in LANGUAGES:
-            self.language_combo.addItem(f"{name} ({code})", code)
-        self.language_combo.currentTextChanged.connect(self.emit_changed)
+        self._language: str | None = None  # the setting as loaded, kept while it fits
+        self.language_combo.currentIndexChanged.connect(self._language_picked)
         self.language_error = ErrorLabel()
         self.language_note = hint("")
         field = stack(self.language_combo, self.language_error, self.language_note)
@@ -158,12 +160,8 @@ class ModelTab(Tab):
         self._update_model_labels()
         self._load_model(s.model)
         self._fill_drafts(catalog.draft_model(s.model, s.assistant))
-        if s.language is None:
-            self.language_combo.setCurrentIndex(0)
-        elif (i := self.language_combo.findData(s.language)) >= 0:
-            self.language_combo.setCurrentIndex(i)
-        else:
-            self.language_combo.setEditText(s.language)
+        self._language = s.language
+        self._fill_languages()
         self.unload_spin.setValue(round(s.unload_after_min))
 
     def values(self, shown: Settings) -> dict[str, Any]:
@@ -229,34 +227,14 @@ class ModelTab(Tab):
         return given if index == self.model_combo.currentIndex() else data
 
     def _language_value(self) -> str | None:
-        language = self._typed_language()
-        if self._english_only() and language != "en":
-            return None  # English-only models refuse other languages
-        return language
-
-    def _typed_language(self) -> str | None:
-        text = self.language_combo.currentText().strip()
-        i = self.language_combo.findText(text)
-        if i >= 0:
-            return self.language_combo.itemData(i)
-        if text.lower() in ("", _AUTO_LANGUAGE.lower()):
-            return None
-        match = re.fullmatch(r".*\(([\w-]+)\)", text)  # "Name (code)" typed by hand
-        return match.group(1) if match else text
+        return self.language_combo.currentData()
 
     # ---- reactions ----------------------------------------------------------------------
 
-    def _english_only(self) -> bool:
-        data = self.model_combo.currentData()
-        if data == OTHER:
-            entry = catalog.find(self.other_edit.text().strip())
-            return entry is not None and entry.english_only
-        if data is None:
-            return self._default_model().english_only
-        if data == loading.EMBEDDED:
-            return True
-        entry = catalog.find(data)
-        return entry is not None and entry.english_only
+    def _english_only(self) -> bool | None:
+        """Whether the model shown understands English only (None: cannot be told yet)."""
+        default = self._default_model().name if self.model_combo.currentData() is None else None
+        return languages.english_only(self._model_value(), default)
 
     def _default_model(self) -> catalog.CatalogModel:
         from dictate.engine import device  # torch: only once the dialog is open
@@ -285,11 +263,50 @@ class ModelTab(Tab):
                 info += f" {entry.notes[0].upper()}{entry.notes[1:]}."
         self.model_info.setText(info)
         self._fill_drafts(self.draft_combo.currentData())
-        english = self._english_only()
-        self.language_combo.setEnabled(not english)
-        self.language_note.setText("This model understands English only." if english else "")
-        self.language_note.setVisible(english)
+        self._fill_languages()
+        # The form keeps a wrapped hint's old height when its text grows (it was cut to two of
+        # its three lines): measured again here.
+        self.layout().invalidate()
         self.changed.emit()
+
+    def _fill_languages(self) -> None:
+        """Offer the languages the model shown can do: English alone for an English-only one
+        (the field disabled, with a note), else automatic detection and the usual languages
+        (and the setting's own code, when it is another)."""
+        english = self._english_only()
+        wanted = self._language
+        combo = self.language_combo
+        blocked = combo.blockSignals(True)
+        combo.clear()
+        if english:
+            combo.addItem("English (en)", "en" if wanted in ("en", "english") else None)
+        else:
+            combo.addItem(_AUTO_LANGUAGE, None)
+            for code, name in LANGUAGES:
+                combo.addItem(f"{name} ({code})", code)
+            if wanted is not None and combo.findData(wanted) < 0:
+                combo.addItem(wanted, wanted)
+            combo.setCurrentIndex(max(0, combo.findData(wanted)))
+        combo.blockSignals(blocked)
+        combo.setEnabled(not english)
+        note = ""
+        if english:
+            note = "This model understands English only."
+            if wanted not in (None, "en", "english"):
+                note += f" The language set before ({_language_name(wanted)}) does not apply."
+        elif english is None and self.model_combo.currentData() == OTHER:
+            note = "Which languages this model knows shows once it has loaded."
+        self.language_note.setText(note)
+        self.language_note.setVisible(bool(note))
+
+    def _other_changed(self) -> None:
+        self._fill_languages()  # a folder or hub id tells its languages as it is typed
+        self.emit_changed()
+
+    def _language_picked(self) -> None:
+        if self.language_combo.isEnabled():
+            self._language = self.language_combo.currentData()
+        self.emit_changed()
 
     def _browse_model(self) -> None:
         start = self.other_edit.text().strip() or str(Path.home())

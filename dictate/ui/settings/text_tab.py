@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy
 
 from dictate.config import Settings
 from dictate.ui.settings.replacements import ReplacementsTable
@@ -31,6 +31,10 @@ class TextTab(Tab):
         self.prompt_error = ErrorLabel()
         note = hint("Words Whisper should hear; short terms are spelled as you type them.")
         field = stack(self.prompt_edit, self.prompt_error, note)
+        # As tall as its lines, no taller: the room left goes to the replacements' table (it
+        # went under the vocabulary's hint, a large empty gap).
+        field.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.prompt_field = field
         row(layout, "&Vocabulary:", field, self.prompt_edit)
         self.replacements = ReplacementsTable()
         self.replacements.changed.connect(self.emit_changed)
