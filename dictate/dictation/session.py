@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
-from dictate.errors import EngineGone
+from dictate.errors import DictateError, EngineGone
 from dictate.transcript import describe_gaps
 
 log = logging.getLogger(__name__)
@@ -472,7 +472,10 @@ class Session:
                 else:
                     self._run(job)
             except Exception as exc:  # keep the worker alive; the audio stays in history
-                log.exception("dictation %s failed", job.dictation_id)
+                if isinstance(exc, DictateError):  # a clear message: no traceback for it
+                    log.warning("dictation %s failed: %s", job.dictation_id, exc)
+                else:
+                    log.exception("dictation %s failed", job.dictation_id)
                 self.history.set_error(job.dictation_id, str(exc))
                 self._emit(State.ERROR, job.dictation_id, message=str(exc))
             finally:
