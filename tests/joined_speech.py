@@ -75,6 +75,14 @@ class Joined:
     def seconds(self) -> float:
         return self.audio.size / SAMPLE_RATE
 
+    @property
+    def pieces(self) -> list[tuple[int, int, str]]:
+        """Each piece as (first sample, end sample, reference text)."""
+        return [
+            (round(a * SAMPLE_RATE), round(b * SAMPLE_RATE), r)
+            for a, b, r in zip(self.starts, self.ends, self.references, strict=True)
+        ]
+
 
 def references(folder: Path) -> dict[str, str]:
     """Reference text of every shared clip, keyed by its path below `folder`."""
