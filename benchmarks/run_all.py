@@ -40,6 +40,7 @@ SCRIPTS = (
     ("footprint", ()),
     ("model_sizes", ()),
     ("live_dictation", ()),  # about 6 minutes: the live runs are real time
+    ("live_joins", ("--no-bridge",)),  # the 30 random joins, live and whole (~15 minutes)
     # About 14 minutes of real-time speech for one run: its last --runs wins over run_all's.
     ("live_mic", ("--runs", "1")),
 )

@@ -152,9 +152,7 @@ def desktop(x_display, virtual_mic, tmp_path_factory, tiny_en_dir) -> Iterator[D
                 "replacements": {"greasy wash": "café — naïve 😀"},
                 # The cues would play into the virtual microphone itself (one sound server).
                 "sounds": False,
-                # The whole-recording path at release (its stage times, the long-form path
-                # for 40 s); live transcription has its own tests (test_live_dictation_x11.py).
-                "live_transcription": False,
+                # Live transcription as installed (on): the default path is the one tested.
             }
         ),
         encoding="utf-8",
@@ -261,7 +259,10 @@ def test_hold_to_talk_types_the_speech_and_restores_the_clipboard(
     assert desktop.clipboard() == "precious"
     entry = history(desktop)[0]
     assert entry.status == "inserted" and entry.audio_path is not None
-    assert entry.timings["release_to_text_ms"] > 0 and entry.timings["encoder_ms"] > 0
+    # The model ran: after release (the tail), or live before it (the last step heard it all).
+    timings = entry.timings
+    assert timings["release_to_text_ms"] > 0
+    assert timings["encoder_ms"] > 0 or timings.get("committed_s", 0) > 0, timings
 
 
 def test_replacement_arrives_intact(desktop, target, hold_app, fixtures_dir):

@@ -1,0 +1,92 @@
+"""Random joins of every shared clip (tests/random_joins.py) through the live path (issue 23).
+
+The same 30 recordings as the file-path test, dictated live at engine level: every live step
+as soon as it is due (a machine that keeps up: the same steps on every run), and a few in real
+time on the live thread. Each is compared with the whole recording decoded at release, as with
+live transcription off: no piece lost, and text that reads like it — sentences unbroken at the
+chunk joins (`broken_joins`), case and punctuation (`cased_wer`), words (`wer`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import random_joins as rj
+from tests.conftest import wer
+
+SR = 16000
+REAL_TIME = (1, 4, 9)  # seeds also dictated at the pace of speech (a stretched one among them)
+
+
+def live_text(engine, audio: np.ndarray, options, *, real_time: bool = False, settings=None):
+    """A live dictation of `audio` (-> LiveResult): each step as soon as due, or real time."""
+    from dictate.dictation.live import LiveTranscriber
+
+    live = LiveTranscriber(lambda: engine, options, settings=settings)
+    step = round(0.02 * SR)
+    if real_time:
+        live.start()
+        t0 = time.perf_counter()
+    for i in range(0, audio.size, step):
+        live.feed(audio[i : i + step])
+        if real_time:
+            wait = t0 + (i + step) / SR - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        else:
+            live.poll(engine)
+    return live.finish(audio)
+
+
+@pytest.mark.slow
+def test_live_text_of_random_joins_loses_nothing_and_reads_like_the_whole_recording(
+    tiny_en_dir: Path, fixtures_dir: Path
+) -> None:
+    from dictate.engine.options import TranscribeOptions
+    from dictate.engine.transcriber import Engine
+
+    engine = Engine(str(tiny_en_dir), device="cpu")
+    engine.load()
+    engine.warmup()
+    options = TranscribeOptions()
+    refs, cased, wholes, lives = [], [], [], []
+    minutes, broken_whole, broken_live, lost, report = 0.0, 0, 0, [], []
+    for seed, stretch in rj.recordings():
+        rec = rj.build(seed, stretch, fixtures_dir)
+        reference = rj.joined_cased_reference(rec)
+        whole = engine.transcribe(rec.audio, options).text  # live off: the app's release path
+        runs = [live_text(engine, rec.audio, options)]
+        if seed in REAL_TIME:
+            runs.append(live_text(engine, rec.audio, options, real_time=True))
+        for i, result in enumerate(runs):
+            where = f"{rec.name}{' (real time)' if i else ''}"
+            lost += [(where, k, rec.references[k]) for k in rj.lost_pieces(result.text, rec)]
+        result = runs[0]
+        refs.append(rec.reference)
+        cased.append(reference)
+        wholes.append(whole)
+        lives.append(result.text)
+        minutes += sum(e - s for s, e in engine.gate.regions(rec.audio)) / 60
+        bw, bl = rj.broken_joins(whole, reference), rj.broken_joins(result.text, reference)
+        broken_whole += bw
+        broken_live += bl
+        report.append(f"{rec.name}: broken {bw} → {bl}, joins {result.joins}: {result.text}")
+    text = "\n".join(report)
+    assert lost == [], (lost, text)
+    reference, cased_ref = " ".join(refs), " ".join(cased)
+    live_wer, whole_wer = wer(reference, " ".join(lives)), wer(reference, " ".join(wholes))
+    live_cased = rj.cased_wer(cased_ref, " ".join(lives))
+    whole_cased = rj.cased_wer(cased_ref, " ".join(wholes))
+    figures = (
+        f"speech {minutes:.1f} min; broken joins whole {broken_whole}, live {broken_live}; "
+        f"WER whole {whole_wer:.3f}, live {live_wer:.3f}; "
+        f"cased WER whole {whole_cased:.3f}, live {live_cased:.3f}"
+    )
+    print(figures)
+    assert broken_live <= max(1.0, minutes), (figures, text)  # ≤ 1 per minute of speech
+    assert live_cased <= whole_cased + 0.02, (figures, text)
+    assert live_wer <= whole_wer + 0.01, (figures, text)
