@@ -223,3 +223,47 @@ def test_type_while_speaking_fills_the_target_before_release_and_ends_whole_once
         assert entry.status == "inserted" and entry.text.split() == text.split()
     finally:
         app.stop()
+
+
+MIC_SEEDS = (0, 1, 2, 3, 4)  # the first five of tests/random_joins.py's seeds, not chosen
+
+
+def test_random_joins_through_the_microphone_with_the_app_as_installed(
+    desktop, target, fixtures_dir
+):
+    """Issue 23: five of the random joins dictated into the window app with its defaults (live
+    transcription and the preview on): every piece arrives, the sentences read whole at the
+    joins, and the window holds what the history holds."""
+    import soundfile as sf
+
+    from tests import random_joins as rj
+
+    app = UIApp(desktop, {}, "--mode", "hold", "--hotkey", HOTKEY)
+    problems, minutes, broken = [], 0.0, 0
+    try:
+        for seed in MIC_SEEDS:
+            rec = rj.build(seed, seed % 2 == 1, fixtures_dir)
+            wav = desktop.root / f"join-{seed}.wav"
+            sf.write(wav, rec.audio, SR, subtype="PCM_16")
+            target.focus()
+            before = target.text()
+            desktop.xdotool("keydown", KEYS)
+            app.wait_for("recording", timeout=10)
+            play = subprocess.run(
+                ["paplay", "--device=vmic_sink", str(wav)], env=desktop.env, timeout=300
+            )
+            assert play.returncode == 0
+            release_hotkey(desktop)
+            text = spoken(wait_text(target, app, before, timeout=120))
+            entry = history(desktop)[0]
+            lost = rj.lost_pieces(text, rec)
+            joins = rj.broken_joins(text, rj.joined_cased_reference(rec))
+            minutes += rec.seconds / 60
+            broken += joins
+            if lost or spoken(entry.text).split() != text.split():
+                problems.append((rec.name, lost, text, entry.text))
+            print(f"{rec.name}: {joins} broken joins: {text}")
+    finally:
+        app.stop()
+    assert problems == [], problems
+    assert broken <= max(1.0, minutes), (broken, minutes)
