@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
+from dictate.dictation.spacing import Spacing
 from dictate.errors import EngineGone
 from dictate.transcript import describe_gaps
 
@@ -166,6 +167,7 @@ class Session:
         live: LiveFactory | None = None,
         type_while_speaking: bool = False,
         can_type: Callable[[], bool] = lambda: True,
+        spacing: Spacing | None = None,
     ) -> None:
         self.recorder = recorder
         self.transcribe = transcribe
@@ -187,7 +189,8 @@ class Session:
         self._busy: State | None = None  # what the worker is doing, if anything
         self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._last_insert: tuple[object | None, str] | None = None  # (window, text)
+        # The leading space after the last insertion into a window (kept across restarts).
+        self.spacing = spacing or Spacing()
         self.live = live
         self.type_while_speaking = type_while_speaking
         self._can_type = can_type  # False while the hotkey is held: keys would mix with it
@@ -433,7 +436,10 @@ class Session:
         take.waiting.clear()
         if not text:
             return
-        text = join_with_previous(text, take.typed[-1] if take.typed else None)
+        if take.typed:
+            text = join_with_previous(text, take.typed[-1])
+        else:  # the first words typed: after the previous dictation into this window
+            text = self.spacing.join(text, self._focused_window())
         outcome = self.inserter.insert(text)
         if outcome.ok:
             take.typed.append(text)
@@ -462,7 +468,7 @@ class Session:
             self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
         else:  # all of it was typed while speaking
             self.history.set_inserted(job.dictation_id, True, "while speaking")
-        self._last_insert = (self._focused_window(), text)
+        self.spacing.remember(self._focused_window(), text)  # what went in: typed + rest if ok
         if outcome is None or outcome.ok:
             self._emit(State.IDLE, job.dictation_id, text=typed + rest, latency=lat)
         else:
@@ -545,15 +551,14 @@ class Session:
             self._busy = State.INSERTING
         self._emit(State.INSERTING, job.dictation_id, text=text)
         window = self._focused_window()
-        if self._last_insert is not None and self._last_insert[0] == window and window is not None:
-            text = join_with_previous(text, self._last_insert[1])
+        text = self.spacing.join(text, window)
         outcome = self.inserter.insert(text)
         lat.insert_ms = outcome.ms
         lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
         self.history.set_result(job.dictation_id, text, lat.as_dict(), gaps=gaps)  # + insertion
         self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
         if outcome.ok:
-            self._last_insert = (window, text)
+            self.spacing.remember(window, text)
             note = f"no text came from the speech at {describe_gaps(gaps)}; {KEPT}" if gaps else ""
             if not gaps:  # speech that gave no text: its audio is all there is of it
                 self._drop_audio(job.dictation_id)
@@ -561,7 +566,6 @@ class Session:
                 State.IDLE, job.dictation_id, message=note, text=text, latency=lat, gaps=gaps
             )
         else:
-            self._last_insert = None
             # The inserter's error says whether the text is on the clipboard; it is in the
             # history either way.
             message = f"could not insert the text: {outcome.error}; it is kept in the history"
