@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 COMMANDS = ("start", "stop", "toggle", "cancel")
+# While the model loads the microphone is kept open (its last half second in memory, nothing
+# recorded), so a dictation started then keeps its first word: opening a stream while the
+# model's imports hold the interpreter took long enough to lose "She" (issue 28). A download
+# can take minutes: the microphone is let go after this long, whatever the model does.
+LOADING_PREROLL_MAX_S = 60.0
 
 
 def live_summary(lat: Any) -> str:
@@ -155,6 +160,9 @@ class App:
         self.health = health.Health(on_change=self._health_changed)
         self.mic_watch: health.MicrophoneWatch | None = None
         self._mic_said: health.Problem | None = None
+        self._preroll_timer: threading.Timer | None = None
+        self._preroll_lock = threading.RLock()  # the first check and the model's readiness
+        self._mic_checked = False
         self.gate = SpeechGate()
         self.recorder = Recorder(
             s.input_device,
@@ -217,15 +225,11 @@ class App:
         self._started = True
         if self.history.warning:
             self.say(self.history.warning)
-        if self.settings.keep_mic_open:
-            try:
-                self.recorder.open()
-            except DictateError as exc:
-                self.say(f"microphone: {exc}")
-                self.health.set(health.microphone_problem(str(exc)))
         self._start_hotkeys()
+        # Its first check opens the microphone (kept open while the model loads), off this
+        # thread: a stream can take seconds to deliver, or never.
         self.mic_watch = health.MicrophoneWatch(
-            self.health, self.recorder.probe, busy=lambda: self.session.state is State.RECORDING
+            self.health, self._check_microphone, busy=lambda: self.session.state is State.RECORDING
         ).start()
         self._model_deferred = not load_model
         if load_model:
@@ -243,6 +247,42 @@ class App:
         from dictate.output.inserter import focused_window
 
         return focused_window(self.inserter.session)
+
+    def _check_microphone(self) -> str | None:
+        """The microphone watch's probe: None when it works, else why. The first check opens
+        it and keeps it open (keep_mic_open, or while the model loads: the pre-roll)."""
+        with self._preroll_lock:
+            first, self._mic_checked = not self._mic_checked, True
+            keep = self.settings.keep_mic_open
+            preroll = first and not keep and self.holder.engine is None
+            if not (first and (keep or preroll)):
+                return self.recorder.probe()
+            try:
+                if preroll:
+                    self.recorder.reconfigure(device=self.settings.input_device, keep_open=True)
+                self.recorder.open()
+            except DictateError as exc:
+                return str(exc)
+            if preroll:
+                self._preroll_timer = threading.Timer(LOADING_PREROLL_MAX_S, self._end_preroll)
+                self._preroll_timer.daemon = True
+                self._preroll_timer.start()
+        if preroll and self.holder.engine is not None:
+            self._end_preroll()  # the model was quicker than the microphone
+        return None
+
+    def _end_preroll(self) -> None:
+        """The model is in (or failed, or took too long): the microphone as the settings say."""
+        with self._preroll_lock:
+            timer, self._preroll_timer = self._preroll_timer, None
+            if timer is None:
+                return
+            timer.cancel()
+            s = self.settings
+            try:
+                self.recorder.reconfigure(device=s.input_device, keep_open=s.keep_mic_open)
+            except DictateError as exc:
+                self.say(f"microphone: {exc}")
 
     def _health_changed(self) -> None:
         """A problem came or went: have the UI read the status again. The microphone's are
@@ -345,6 +385,7 @@ class App:
             s = self.settings
             self.say(f"ready ({status.message}); hotkey {s.hotkey}, mode {s.mode}")
             self.health.clear(health.MODEL)
+            self._end_preroll()
             # Only earlier runs' rows: a dictation made while the model loaded is this run's,
             # already queued, and typed as any other (History.unfinished leaves it out).
             recovered = self.session.recover()  # the session does this once
@@ -354,6 +395,7 @@ class App:
             # What loading and warming up freed stays in the C heap otherwise (glibc keeps it).
             memory.give_back_soon(collect=True)
         elif status.stage == "failed":
+            self._end_preroll()
             self.say(f"cannot load the model: {status.message}")
             if self.holder.engine is None:
                 self.health.set(health.model_problem(status.message))
@@ -597,6 +639,8 @@ class App:
     def shutdown(self) -> None:
         """Stop everything; also right after __init__ (a second instance found the first)."""
         self.files.shutdown()
+        if self._preroll_timer is not None:
+            self._preroll_timer.cancel()
         if self.mic_watch is not None:
             self.mic_watch.stop()
         if self.hotkeys is not None:
@@ -648,7 +692,7 @@ class App:
             return "loading model", "starting"
         state = self.session.state
         if holder.engine is None:
-            if holder.loading or self._model_deferred:
+            if holder.loading or self._model_deferred or holder.error is None:
                 # A dictation made meanwhile is recorded now and typed once the model is in.
                 waiting = "will type when the model is ready"
                 if state is State.RECORDING:
