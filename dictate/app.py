@@ -694,11 +694,10 @@ class App:
         if holder.engine is None:
             if holder.loading or self._model_deferred or holder.error is None:
                 # A dictation made meanwhile is recorded now and typed once the model is in.
-                waiting = "will type when the model is ready"
                 if state is State.RECORDING:
-                    return "recording", waiting
+                    return "recording", "will type when the model is ready"
                 if state is not State.IDLE:
-                    return "loading model", f"your dictation {waiting}"
+                    return "loading model", "will type your dictation when the model is ready"
                 return "loading model", ""
             return "error", holder.error or "no model is loaded"
         word = "ready" if state is State.IDLE else state.value

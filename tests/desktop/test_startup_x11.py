@@ -106,9 +106,7 @@ def _wait_for_text(app: App, target: Target, before: str, timeout: float = 120) 
 
 
 @pytest.mark.slow
-def test_a_dictation_made_while_the_model_loads_is_typed_whole_once(
-    desktop, target, fixtures_dir
-):
+def test_a_dictation_made_while_the_model_loads_is_typed_whole_once(desktop, target, fixtures_dir):
     target.focus()
     before = target.text()
     app = Starting(desktop, "--mode", "hold", "--hotkey", HOTKEY)
@@ -128,7 +126,7 @@ def test_a_dictation_made_while_the_model_loads_is_typed_whole_once(
         assert "recovering" not in log, log  # not taken for a crash's leftover
         assert "will type when the model is ready" in waiting, waiting
         if released.startswith("loading model"):  # released before the model was in
-            assert "will type when the model is ready" in released, released
+            assert "will type your dictation when the model is ready" in released, released
         entry = history(desktop)[0]
         assert entry.status == "inserted" and SPOKEN in (entry.text or ""), entry
         assert entry.timings.get("release_to_text_ms", 0) > 0, entry
@@ -138,8 +136,8 @@ def test_a_dictation_made_while_the_model_loads_is_typed_whole_once(
 
 @pytest.mark.slow
 def test_spacing_after_a_restart_of_the_app(desktop, target, fixtures_dir):
-    """"…water all year. She had…": the first dictation after a restart follows the last one
-    into the same window as the next one in the same run would, not glued to it."""
+    """The first dictation after a restart follows the last one into the same window as the
+    next one in the same run would ("…all year. She had…"), not glued to it."""
 
     def dictate_into_target() -> str:
         app = App(desktop, "--mode", "hold", "--hotkey", HOTKEY)  # waits for "ready"
