@@ -51,12 +51,10 @@ def model_problem(reason: str) -> Problem:
 
 
 def hotkey_problem(reason: str) -> Problem:
-    return Problem(
-        HOTKEY,
-        "no global hotkey",
-        reason,
-        "choose another in Settings ▸ General, or bind a desktop shortcut to `dictate toggle`",
-    )
+    fix = "choose another in Settings ▸ General"
+    if "dictate toggle" not in reason:  # the listener's reason may say it already
+        fix += ", or bind a desktop shortcut to `dictate toggle`"
+    return Problem(HOTKEY, "no global hotkey", reason, fix)
 
 
 class Health:

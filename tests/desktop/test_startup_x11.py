@@ -180,5 +180,10 @@ def test_no_microphone_is_said_at_start(x_display, tmp_path, tiny_en_dir):
             time.sleep(0.2)
         assert "Settings ▸ Audio" in status, status
         assert "microphone: no microphone" in app.output()
+        # Still so once the model is in (a quit during the model's imports waits for them).
+        while "the model is loading" in (status := app.status()):
+            assert time.monotonic() < deadline + 120, (status, app.output())
+            time.sleep(0.5)
+        assert status.startswith("no microphone"), status
     finally:
         app.stop()
