@@ -25,6 +25,7 @@ from tests.desktop.test_dictation_e2e import (
     play,
     release_hotkey,
 )
+from tests.desktop.test_tray_x11 import TrayApp, tray_host  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.desktop]
 
@@ -164,14 +165,7 @@ def test_spacing_after_a_restart_of_the_app(desktop, target, fixtures_dir):
 def test_no_microphone_is_said_at_start(x_display, tmp_path, tiny_en_dir):
     """No sound server at all (the person's case in issue 28): `dictate status` says "no
     microphone" and where to fix it, not "ready"."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    (runtime / "client.conf").write_text("autospawn = no\n")  # no server comes to the rescue
-    base = {k: v for k, v in os.environ.items() if k != "PULSE_SERVER"}
-    base.update(XDG_RUNTIME_DIR=str(runtime), PULSE_CLIENTCONFIG=str(runtime / "client.conf"))
-    env = _environment(tmp_path, base, x_display, tiny_en_dir)
-    env["DICTATE_SOCKET"] = str(runtime / "dictate-nomic.sock")
-    desktop = Desktop(env, tmp_path)
+    desktop = Desktop(_no_sound_server(tmp_path, x_display, tiny_en_dir), tmp_path)
     app = Starting(desktop, "--mode", "hold", "--hotkey", HOTKEY)
     try:
         deadline = time.monotonic() + 60
@@ -185,5 +179,43 @@ def test_no_microphone_is_said_at_start(x_display, tmp_path, tiny_en_dir):
             assert time.monotonic() < deadline + 120, (status, app.output())
             time.sleep(0.5)
         assert status.startswith("no microphone"), status
+    finally:
+        app.stop()
+
+
+def _no_sound_server(tmp_path: Path, x_display: str, model: Path) -> dict[str, str]:
+    """An environment where no sound server answers and none is started on demand."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    (runtime / "client.conf").write_text("autospawn = no\n")
+    base = {k: v for k, v in os.environ.items() if k != "PULSE_SERVER"}
+    base.update(XDG_RUNTIME_DIR=str(runtime), PULSE_CLIENTCONFIG=str(runtime / "client.conf"))
+    env = _environment(tmp_path, base, x_display, model)
+    env["DICTATE_SOCKET"] = str(runtime / "dictate-nomic.sock")
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("tray_host")
+def test_the_tray_icon_turns_to_needs_you_without_a_microphone(x_display, tmp_path, tiny_en_dir):
+    """The window app, in a real tray: the grey "!" at start, not the blue "ready" one."""
+    app = TrayApp(_no_sound_server(tmp_path, x_display, tiny_en_dir), tmp_path)
+    try:
+        status = app.wait_status(r"^no microphone", timeout=90)
+        assert "Settings ▸ Audio" in status, status
+        deadline = time.monotonic() + 20
+        while (geometry := app.icon_geometry())[2] < 8:  # embedded, not yet sized
+            assert time.monotonic() < deadline, geometry
+            time.sleep(0.2)
+        x, y, w, h = geometry
+        time.sleep(1.0)  # repainted on the GUI thread after the change
+        icon = app.grab(x, y, w, h).astype(int)
+        app.save_shot("tray-no-microphone", x, y, w, h)
+        r, g, b = icon[..., 0], icon[..., 1], icon[..., 2]
+        blue = ((b - r) > 40).mean()  # the "ready" icon is a blue disc
+        grey = ((abs(r - g) < 12) & (abs(g - b) < 12) & (r < 130)).mean()  # the "!" disc
+        shown = f"blue {blue:.2f}, dark grey {grey:.2f}: {status}\n{app.output()}"
+        assert blue < 0.05 and grey > 0.25, shown
+        app.wait_status(r"^no microphone: .*Audio$", timeout=120)  # the model in, still so
     finally:
         app.stop()
