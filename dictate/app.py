@@ -745,8 +745,8 @@ class App:
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")
-            if self.mic_watch is not None and self.session.state is not State.RECORDING:
-                self.mic_watch.kick()  # a microphone that failed or was lost: check it
+            if "microphone" in event.message and self.mic_watch is not None:
+                self.mic_watch.kick()  # one that could not be opened, or was lost: check it
         if event.state in (State.IDLE, State.ERROR) and self.session.state is not State.RECORDING:
             memory.give_back_soon()  # a transcription's buffers, freed but kept by the C heap
         if event.state is State.ERROR and event.message:

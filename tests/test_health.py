@@ -234,3 +234,23 @@ def test_while_the_model_loads_a_dictation_says_it_will_be_typed(app, monkeypatc
     assert app.status() == ("loading model", "will type your dictation when the model is ready")
     now[0] = State.IDLE
     assert app.status() == ("loading model", "")
+
+
+def test_a_microphone_error_has_it_checked_again_at_once(app, monkeypatch) -> None:
+    from dictate.dictation.session import Event, State
+
+    kicks: list[int] = []
+    app.mic_watch = type("W", (), {"kick": lambda self: kicks.append(1), "stop": lambda s: 0})()
+    monkeypatch.setattr(app.cues, "play", lambda name: None)
+    app._on_event(Event(State.ERROR, message="could not insert the text: no window"))
+    assert kicks == []  # not the microphone's business
+    app._on_event(Event(State.ERROR, message="microphone lost: the sound server is gone"))
+    assert kicks == [1]
+
+
+def test_the_spacing_lives_in_the_history_and_follows_the_setting(app) -> None:
+    from dataclasses import replace
+
+    assert app.session.spacing.store is app.history and app.session.spacing.mode == "smart"
+    app.apply_settings(replace(app.settings, start_space="never"))
+    assert app.session.spacing.mode == "never"
