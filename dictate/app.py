@@ -262,6 +262,10 @@ class App:
                     self.recorder.reconfigure(device=self.settings.input_device, keep_open=True)
                 self.recorder.open()
             except DictateError as exc:
+                if preroll:  # not kept open after the next dictation either
+                    device = self.settings.input_device
+                    with contextlib.suppress(DictateError):
+                        self.recorder.reconfigure(device=device, keep_open=False)
                 return str(exc)
             if preroll:
                 self._preroll_timer = threading.Timer(LOADING_PREROLL_MAX_S, self._end_preroll)

@@ -254,3 +254,16 @@ def test_the_spacing_lives_in_the_history_and_follows_the_setting(app) -> None:
     assert app.session.spacing.store is app.history and app.session.spacing.mode == "smart"
     app.apply_settings(replace(app.settings, start_space="never"))
     assert app.session.spacing.mode == "never"
+
+
+def test_a_microphone_that_fails_at_start_is_not_kept_open_later(app, monkeypatch) -> None:
+    """The pre-roll while the model loads asks the recorder to keep its stream open; when
+    the microphone cannot be opened, that is undone (or the next dictation's stream would stay
+    open for good)."""
+
+    def no_microphone() -> None:
+        raise capture.MicrophoneError("no microphone found")
+
+    monkeypatch.setattr(app.recorder, "_ensure_stream", no_microphone)
+    assert app._check_microphone() == "no microphone found"
+    assert app.recorder.keep_open is False and app._preroll_timer is None
