@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from dictate import config, memory, threads
+from dictate import config, health, memory, threads
 from dictate.config import Settings
 from dictate.dictation.session import Event, State
 from dictate.errors import DictateError, EngineGone, ModelError
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 COMMANDS = ("start", "stop", "toggle", "cancel")
+# While the model loads the microphone is kept open (its last half second in memory, nothing
+# recorded), so a dictation started then keeps its first word: opening a stream while the
+# model's imports hold the interpreter took long enough to lose "She" (issue 28). A download
+# can take minutes: the microphone is let go after this long, whatever the model does.
+LOADING_PREROLL_MAX_S = 60.0
 
 
 def live_summary(lat: Any) -> str:
@@ -119,6 +124,7 @@ class App:
         from dictate.dictation.cleanup import CleanupRules
         from dictate.dictation.history import History
         from dictate.dictation.session import Session
+        from dictate.dictation.spacing import Spacing
         from dictate.engine.holder import EngineHolder
         from dictate.engine.options import TranscribeOptions
         from dictate.files.queue import FileQueue
@@ -150,6 +156,13 @@ class App:
         # machine waits meanwhile (the in-process PriorityLock's rule, across processes).
         self.claim = DictationClaim()
         self.history = History()
+        # What needs the person (no microphone, no model, no hotkey): status, tooltip, icon.
+        self.health = health.Health(on_change=self._health_changed)
+        self.mic_watch: health.MicrophoneWatch | None = None
+        self._mic_said: health.Problem | None = None
+        self._preroll_timer: threading.Timer | None = None
+        self._preroll_lock = threading.RLock()  # the first check and the model's readiness
+        self._mic_checked = False
         self.gate = SpeechGate()
         self.recorder = Recorder(
             s.input_device,
@@ -176,12 +189,14 @@ class App:
             history=self.history,
             on_event=self._on_event,
             rules=CleanupRules(replacements=s.replacements, remove_fillers=s.remove_fillers),
-            focused_window=self._window_id,
+            focused_window=self._window,
             tail_max_s=s.tail_max_s,
             keep_audio=s.keep_audio,
             live=self._make_live,
             type_while_speaking=s.type_while_speaking,
             can_type=lambda: not getattr(self.hotkeys, "keys_held", False),
+            # The last insertion per window, in the history database: spacing survives restarts.
+            spacing=Spacing(self.history, s.start_space),
         )
         self.remote: Any = None  # dictate.remote.engine.RemoteEngine when a server is chosen
         self.files = FileQueue(self._file_engine, lambda: self.options)
@@ -210,12 +225,12 @@ class App:
         self._started = True
         if self.history.warning:
             self.say(self.history.warning)
-        if self.settings.keep_mic_open:
-            try:
-                self.recorder.open()
-            except DictateError as exc:
-                self.say(f"microphone: {exc}")
         self._start_hotkeys()
+        # Its first check opens the microphone (kept open while the model loads), off this
+        # thread: a stream can take seconds to deliver, or never.
+        self.mic_watch = health.MicrophoneWatch(
+            self.health, self._check_microphone, busy=lambda: self.session.state is State.RECORDING
+        ).start()
         self._model_deferred = not load_model
         if load_model:
             self._load_configured()
@@ -227,11 +242,60 @@ class App:
             self._model_deferred = False
             self._load_configured()
 
-    def _window_id(self) -> object | None:
+    def _window(self) -> object | None:
+        """The focused window (id and class: an id reused by another program is not it)."""
         from dictate.output.inserter import focused_window
 
-        window = focused_window(self.inserter.session)
-        return window.id if window is not None else None
+        return focused_window(self.inserter.session)
+
+    def _check_microphone(self) -> str | None:
+        """The microphone watch's probe: None when it works, else why. The first check opens
+        it and keeps it open (keep_mic_open, or while the model loads: the pre-roll)."""
+        with self._preroll_lock:
+            first, self._mic_checked = not self._mic_checked, True
+            keep = self.settings.keep_mic_open
+            preroll = first and not keep and self.holder.engine is None
+            if not (first and (keep or preroll)):
+                return self.recorder.probe()
+            try:
+                if preroll:
+                    self.recorder.reconfigure(device=self.settings.input_device, keep_open=True)
+                self.recorder.open()
+            except DictateError as exc:
+                if preroll:  # not kept open after the next dictation either
+                    device = self.settings.input_device
+                    with contextlib.suppress(DictateError):
+                        self.recorder.reconfigure(device=device, keep_open=False)
+                return str(exc)
+            if preroll:
+                self._preroll_timer = threading.Timer(LOADING_PREROLL_MAX_S, self._end_preroll)
+                self._preroll_timer.daemon = True
+                self._preroll_timer.start()
+        if preroll and self.holder.engine is not None:
+            self._end_preroll()  # the model was quicker than the microphone
+        return None
+
+    def _end_preroll(self) -> None:
+        """The model is in (or failed, or took too long): the microphone as the settings say."""
+        with self._preroll_lock:
+            timer, self._preroll_timer = self._preroll_timer, None
+            if timer is None:
+                return
+            timer.cancel()
+            s = self.settings
+            try:
+                self.recorder.reconfigure(device=s.input_device, keep_open=s.keep_mic_open)
+            except DictateError as exc:
+                self.say(f"microphone: {exc}")
+
+    def _health_changed(self) -> None:
+        """A problem came or went: have the UI read the status again. The microphone's are
+        said here (the model's and the hotkey's have their own lines where they fail)."""
+        mic = self.health.get(health.MICROPHONE)
+        if mic != self._mic_said:
+            self.say(f"microphone: {mic.describe()}" if mic else "microphone: working again")
+            self._mic_said = mic
+        self._emit(Event(self.session.state, message="health"))
 
     def _start_hotkeys(self) -> None:
         from dictate.control.hotkeys import HotkeyListener
@@ -258,6 +322,9 @@ class App:
         except DictateError as exc:
             self.hotkeys = None
             self.say(f"global hotkey unavailable: {exc}")
+            self.health.set(health.hotkey_problem(str(exc)))
+        else:
+            self.health.clear(health.HOTKEY)
 
     def _start_portal(self) -> None:
         """Global shortcuts from the desktop portal (off the start-up path: the desktop may
@@ -275,7 +342,7 @@ class App:
             cancel_key=s.cancel_key,
             is_recording=lambda: self.session.state is State.RECORDING,
             on_lost=self.say,
-            on_bound=lambda _: self.say(f"global shortcut: {portal.describe()}"),
+            on_bound=lambda _: self._portal_bound(portal),
         )
         self.hotkeys = portal
         try:
@@ -284,6 +351,11 @@ class App:
             if self.hotkeys is portal:
                 self.hotkeys = None
             self.say(f"no global hotkey here ({exc}); {TOGGLE_HINT}")
+            self.health.set(health.hotkey_problem(str(exc)))
+
+    def _portal_bound(self, portal: PortalShortcuts) -> None:
+        self.say(f"global shortcut: {portal.describe()}")
+        self.health.clear(health.HOTKEY)
 
     def desktop_routes(self) -> dict[str, str]:
         """How the hotkey and text insertion work on this desktop, and why (for the settings)."""
@@ -316,6 +388,10 @@ class App:
         if status.stage == "ready":
             s = self.settings
             self.say(f"ready ({status.message}); hotkey {s.hotkey}, mode {s.mode}")
+            self.health.clear(health.MODEL)
+            self._end_preroll()
+            # Only earlier runs' rows: a dictation made while the model loaded is this run's,
+            # already queued, and typed as any other (History.unfinished leaves it out).
             recovered = self.session.recover()  # the session does this once
             if recovered:
                 n = len(recovered)
@@ -323,8 +399,10 @@ class App:
             # What loading and warming up freed stays in the C heap otherwise (glibc keeps it).
             memory.give_back_soon(collect=True)
         elif status.stage == "failed":
+            self._end_preroll()
             self.say(f"cannot load the model: {status.message}")
             if self.holder.engine is None:
+                self.health.set(health.model_problem(status.message))
                 self._emit(Event(State.ERROR, message=status.message))
         elif status.stage == "unloaded":
             self.say(status.message)
@@ -454,12 +532,15 @@ class App:
                 self.hotkeys.stop()
             self._start_hotkeys()
         self.inserter.method = new.insert_method
+        self.session.spacing.mode = new.start_space
         try:
             self.recorder.reconfigure(
                 device=new.input_device, keep_open=new.keep_mic_open, max_s=new.max_record_s
             )
         except DictateError as exc:
             problems.append(f"microphone: {exc}")
+        if new.input_device != old.input_device and self.mic_watch is not None:
+            self.mic_watch.kick()  # the chosen microphone may work where the old one did not
         self.session.configure(
             rules=CleanupRules(replacements=new.replacements, remove_fillers=new.remove_fillers),
             tail_max_s=new.tail_max_s,
@@ -579,6 +660,10 @@ class App:
     def shutdown(self) -> None:
         """Stop everything; also right after __init__ (a second instance found the first)."""
         self.files.shutdown()
+        if self._preroll_timer is not None:
+            self._preroll_timer.cancel()
+        if self.mic_watch is not None:
+            self.mic_watch.stop()
         if self.hotkeys is not None:
             self.hotkeys.stop()
         self._commands.shutdown(wait=True, cancel_futures=True)  # no command runs after this
@@ -609,15 +694,33 @@ class App:
             self.command(name).result()
 
     def status(self) -> tuple[str, str]:
-        """(state word, detail) for `dictate status` and the tooltip."""
+        """(state word, detail) for `dictate status` and the tooltip. What needs the person
+        comes first: "no microphone: why; where to fix it" rather than "ready"."""
+        word, detail = self._state()
+        problems = self.health.problems()
+        mic = self.health.get(health.MICROPHONE)
+        if mic is not None and word in ("ready", "loading model"):
+            loading = "; the model is loading" if word == "loading model" else ""
+            word, detail = mic.summary, f"{mic.reason}; {mic.fix}{loading}"
+        elif word == "error" and (model := self.health.get(health.MODEL)) is not None:
+            detail = f"{model.summary}: {model.reason}; {model.fix}"
+        extra = [p.describe() for p in problems if p.part == health.HOTKEY]
+        return word, "; ".join(x for x in (detail, *extra) if x)
+
+    def _state(self) -> tuple[str, str]:
         holder = self.holder
         if not self._started:
             return "loading model", "starting"
+        state = self.session.state
         if holder.engine is None:
-            if holder.loading or self._model_deferred:
+            if holder.loading or self._model_deferred or holder.error is None:
+                # A dictation made meanwhile is recorded now and typed once the model is in.
+                if state is State.RECORDING:
+                    return "recording", "will type when the model is ready"
+                if state is not State.IDLE:
+                    return "loading model", "will type your dictation when the model is ready"
                 return "loading model", ""
             return "error", holder.error or "no model is loaded"
-        state = self.session.state
         word = "ready" if state is State.IDLE else state.value
         info = holder.info
         detail = f"{info.model} on {info.device}" if info else ""
@@ -653,6 +756,7 @@ class App:
 
     def _on_event(self, event: Event) -> None:
         if event.state is State.RECORDING:
+            self.health.clear(health.MICROPHONE)  # it opened and delivers audio
             self.last_preview = None
             self.cues.play("start")
             self.holder.ensure_loaded()  # after an idle unload, load while the person speaks
@@ -662,6 +766,8 @@ class App:
             self.cues.play("stop")
         elif event.state is State.ERROR:
             self.cues.play("error")
+            if "microphone" in event.message and self.mic_watch is not None:
+                self.mic_watch.kick()  # one that could not be opened, or was lost: check it
         if event.state in (State.IDLE, State.ERROR) and self.session.state is not State.RECORDING:
             memory.give_back_soon()  # a transcription's buffers, freed but kept by the C heap
         if event.state is State.ERROR and event.message:

@@ -26,6 +26,7 @@ MODES = choices.values(choices.MODES)
 DEVICES = choices.values(choices.DEVICES)
 INSERT_METHODS = choices.values(choices.INSERT_METHODS)
 ENGINES = ("local", "server")  # this computer's model, or a transcription server
+START_SPACE = ("smart", "always", "never")  # dictation.spacing.MODES
 MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes; more is not one
 _LANGUAGE = re.compile(r"[A-Za-z][A-Za-z_-]{1,19}")  # "en", "pt-BR", "english"
 
@@ -108,6 +109,9 @@ class Settings:
     live_transcription: bool = True
     live_preview: bool = True
     type_while_speaking: bool = False
+    # A leading space before a dictation (dictation/spacing.py): "smart" after a dictation
+    # into the same window (remembered across restarts), "always", or "never".
+    start_space: str = "smart"
 
     def validated(self) -> tuple[Settings, list[str]]:
         """A copy with every invalid value replaced by its default, and what was wrong."""
@@ -154,6 +158,7 @@ class Settings:
             "live_transcription": lambda v: isinstance(v, bool),
             "live_preview": lambda v: isinstance(v, bool),
             "type_while_speaking": lambda v: isinstance(v, bool),
+            "start_space": lambda v: v in START_SPACE,
         }
         for name, ok in checks.items():
             if not ok(values[name]):

@@ -29,7 +29,7 @@ from dictate.errors import DictateError
 if TYPE_CHECKING:
     from dictate.audio.gate import SpeechGate
 
-__all__ = ["SAMPLE_RATE", "Capture", "MicrophoneError", "Recorder", "input_devices"]
+__all__ = ["SAMPLE_RATE", "Capture", "MicrophoneError", "Recorder", "input_devices", "probe"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,34 @@ def _sounddevice() -> Any:
 def input_devices() -> list[tuple[int, str]]:
     """(index, name) of every input device PortAudio knows (as of its initialisation)."""
     return list(portaudio.devices(_sounddevice(), INPUT).items())
+
+
+def probe(device: str | int | None = None, timeout_s: float = _FIRST_BLOCK_TIMEOUT_S) -> str | None:
+    """Whether the input device works: opened, its first block awaited, closed again. None when
+    it delivers audio, else why not (for the app's health: "no microphone" at a glance)."""
+    try:
+        sd = _sounddevice()
+        index, info = _resolve(sd, device)
+        rate, channels = portaudio.native_format(sd, index, info, INPUT)
+        got = threading.Event()
+        stream = portaudio.open_stream(
+            sd,
+            INPUT,
+            str(info["name"]),
+            device=index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            callback=lambda *_: got.set(),
+        )
+    except MicrophoneError as exc:
+        return str(exc)
+    try:
+        if not got.wait(timeout_s):
+            return f"the microphone {info['name']!r} delivers no audio within {timeout_s:.0f} s"
+    finally:
+        portaudio.shut(stream)
+    return None
 
 
 def _resolve(sd: Any, device: str | int | None) -> tuple[int, dict[str, Any]]:
@@ -239,6 +267,15 @@ class Recorder:
             self._close_stream()
             if keep_open:
                 self._ensure_stream()
+
+    def probe(self) -> str | None:
+        """Whether the chosen microphone works (module `probe`); a stream of ours that is open
+        and delivering answers without opening another."""
+        with self._cond:
+            stream, device = self._stream, self.device
+        if stream is not None and stream.dead is None and stream.first_block.is_set():
+            return None
+        return probe(device)
 
     def open(self) -> None:
         """Open the input stream now (with keep_open it then runs until close())."""

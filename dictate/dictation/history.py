@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "history.sqlite3"
 AUDIO_DIR = "audio"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 UNFINISHED = ("recording", "recorded")
 # "retranscribed": transcribed again from the history with the settings of the time, typed nowhere.
 RESULT_STATUSES = ("transcribed", "no_speech", "retranscribed")
@@ -62,7 +62,17 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: speech that gave no text (JSON [[start, end], ...] in seconds), so it is never silent.
     ("ALTER TABLE dictations ADD COLUMN gaps TEXT",),
+    # 3: the last insertion into each window, so spacing survives a restart (dictation/spacing).
+    (
+        """CREATE TABLE insertions (
+            window TEXT NOT NULL, wm_class TEXT NOT NULL,  -- an X11 id, and its WM_CLASS
+            tail TEXT NOT NULL,  -- the last character the insertion left
+            at REAL NOT NULL,  -- when (only the newest rows are kept)
+            PRIMARY KEY (window, wm_class)
+        )""",
+    ),
 )
+INSERTIONS_KEPT = 200  # windows remembered; older rows go
 _COLUMNS = "id, started_at, status, text, audio, timings, error, insert_method, app, gaps"
 _SALVAGED = "id, started_at, updated_at, status, timings, audio, text, error, insert_method, app"
 
@@ -172,6 +182,9 @@ class History:
         self.audio_dir = self.folder / AUDIO_DIR
         self.warning: str | None = None
         self._lock = threading.RLock()
+        # Rows this process started: never "unfinished" to it (a dictation in progress, or
+        # queued while the model loads, is not a crash to recover).
+        self._mine: set[int] = set()
         # Only a folder we create is tightened: a user may point DICTATE_DATA_DIR at their own.
         if not self.folder.is_dir():
             self.folder.mkdir(mode=0o700, parents=True)
@@ -281,11 +294,12 @@ class History:
                     "VALUES (?, ?, 'recording', ?)",
                     (started_at, time.time(), path.name),
                 )
+                assert cur.lastrowid is not None
+                self._mine.add(cur.lastrowid)
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        assert cur.lastrowid is not None
         return Recording(cur.lastrowid, path, fd)
 
     def _update(self, id: int, **values: Any) -> None:
@@ -389,9 +403,36 @@ class History:
         return self._select(f"WHERE {where} {order}", (*words, limit))
 
     def unfinished(self) -> list[Entry]:
-        """Dictations whose transcription never completed (a crash or kill), oldest first.
-        Call it at start-up, before this process records: a live recording is listed too."""
-        return self._select("WHERE status IN ('recording', 'recorded') ORDER BY started_at, id")
+        """Dictations an earlier run left untranscribed (a crash or kill), oldest first. Rows
+        this History started are not listed: they are this run's, in progress or queued."""
+        found = self._select("WHERE status IN ('recording', 'recorded') ORDER BY started_at, id")
+        with self._lock:
+            return [e for e in found if e.id not in self._mine]
+
+    # ---- the last insertion into each window (dictation/spacing.py) ----------------------
+
+    def last_insertion(self, window: str, wm_class: str) -> tuple[str, float] | None:
+        """(last character, time) of the newest insertion into that window, if any."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT tail, at FROM insertions WHERE window = ? AND wm_class = ?",
+                (window, wm_class),
+            ).fetchone()
+        return (str(row[0]), float(row[1])) if row else None
+
+    def remember_insertion(self, window: str, wm_class: str, tail: str, at: float) -> None:
+        """Keep what an insertion into `window` left; only the newest windows are kept."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO insertions (window, wm_class, tail, at) "
+                "VALUES (?, ?, ?, ?)",
+                (window, wm_class, tail, at),
+            )
+            self._conn.execute(
+                "DELETE FROM insertions WHERE rowid NOT IN "
+                "(SELECT rowid FROM insertions ORDER BY at DESC LIMIT ?)",
+                (INSERTIONS_KEPT,),
+            )
 
     def load_audio(self, id: int) -> np.ndarray:
         """The dictation's audio as float32 16 kHz mono: whatever reached the disk."""

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dictate.dictation.cleanup import CleanupRules, clean, join_with_previous
+from dictate.dictation.spacing import Spacing
 from dictate.errors import DictateError, EngineGone
 from dictate.transcript import describe_gaps
 
@@ -186,6 +187,7 @@ class Session:
         live: LiveFactory | None = None,
         type_while_speaking: bool = False,
         can_type: Callable[[], bool] = lambda: True,
+        spacing: Spacing | None = None,
     ) -> None:
         self.recorder = recorder
         self.transcribe = transcribe
@@ -207,7 +209,8 @@ class Session:
         self._busy: State | None = None  # what the worker is doing, if anything
         self._pending: list[_Job] = []  # queued or being transcribed, oldest first
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._last_insert: tuple[object | None, str] | None = None  # (window, text)
+        # The leading space after the last insertion into a window (kept across restarts).
+        self.spacing = spacing or Spacing()
         self.live = live
         self.type_while_speaking = type_while_speaking
         self._can_type = can_type  # False while the hotkey is held: keys would mix with it
@@ -453,7 +456,10 @@ class Session:
         take.waiting.clear()
         if not text:
             return
-        text = join_with_previous(text, take.typed[-1] if take.typed else None)
+        if take.typed:
+            text = join_with_previous(text, take.typed[-1])
+        else:  # the first words typed: after the previous dictation into this window
+            text = self.spacing.join(text, self._focused_window())
         outcome = self.inserter.insert(text)
         if outcome.ok:
             take.typed.append(text)
@@ -553,7 +559,7 @@ class Session:
         self._emit(State.INSERTING, job.dictation_id, text=text)
         window = self._focused_window()
         if not typed:
-            rest = text = join_with_previous(text, self._previous_text(window))
+            rest = text = self.spacing.join(text, window)
         outcome = self.inserter.insert(rest) if rest else None
         lat.insert_ms = outcome.ms if outcome is not None else 0.0
         lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
@@ -563,7 +569,7 @@ class Session:
         else:
             self.history.set_inserted(job.dictation_id, outcome.ok, outcome.method, outcome.error)
         if outcome is None or outcome.ok:
-            self._remember(window, text)
+            self.spacing.remember(window, text)
             if not gaps:  # speech that gave no text: its audio is all there is of it
                 self._drop_audio(job.dictation_id)
             self._emit(
@@ -571,20 +577,11 @@ class Session:
             )
             return
         if typed:  # what was typed while speaking is in the window
-            self._remember(window, typed)
+            self.spacing.remember(window, typed)
         # The inserter's error says whether the text is on the clipboard; it is in the
         # history either way.
         message = f"could not insert the text: {outcome.error}; it is kept in the history"
         self._emit(State.ERROR, job.dictation_id, message=message, text=rest, latency=lat)
-
-    def _previous_text(self, window: object | None) -> str | None:
-        """What the last dictation put into `window` (None: another window, or none)."""
-        if window is None or self._last_insert is None or self._last_insert[0] != window:
-            return None
-        return self._last_insert[1]
-
-    def _remember(self, window: object | None, text: str) -> None:
-        self._last_insert = (window, text)
 
     def _claim_insertion(self, job: _Job) -> bool:
         """The point of no return: False if the job was cancelled; else no cancel() can take

@@ -2,7 +2,7 @@
 
 It reads the core History directly (its queries take a millisecond) and never changes it except
 on Delete, after a confirmation. Dictations recovered after a crash are marked: they were
-transcribed but typed nowhere, so they are easy to miss.
+transcribed after dictate was restarted and not typed then, so they are easy to miss.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ STATUS = {
         "Recorded, waiting to be transcribed (after a crash: at the next start of dictate).",
     ),
     "transcribed": (
-        "Recovered, not typed",
-        "Transcribed after dictate was closed in the middle of it; it was typed nowhere. "
-        "Copy it or insert it again.",
+        "Recovered",
+        "dictate was closed in the middle of this dictation; it was transcribed at the next "
+        "start and not typed then. Copy it or insert it again.",
     ),
     "retranscribed": (
         "Transcribed again",
@@ -362,7 +362,7 @@ class HistoryWindow(QWidget):
         if n:
             lines.append(
                 f"{n} dictation{'s were' if n > 1 else ' was'} recovered after dictate was closed "
-                "in the middle of it and typed nowhere (in bold below): copy "
+                "in the middle of it, and not typed then (in bold below): copy "
                 f"{'them' if n > 1 else 'it'} or insert {'them' if n > 1 else 'it'} again."
             )
         self.banner.setText("\n".join(lines))
@@ -408,7 +408,8 @@ class HistoryWindow(QWidget):
             parts.append(f"by {e.insert_method}" + (f" into {e.app}" if e.app else ""))
         if e.duration_s is not None:
             parts.append(f"{length(e.duration_s)} of audio")
-        if (ms := e.timings.get("release_to_text_ms")) is not None:
+        # A recovered dictation was not typed when the key was released: no such figure.
+        if (ms := e.timings.get("release_to_text_ms")) and not recovered(e):
             parts.append(f"text {ms:.0f} ms after the key was released")
         text = " · ".join(parts)
         if e.gaps:

@@ -109,7 +109,11 @@ class Tray(QObject):
         """Icon and tooltip from the app's current state (connected to every core signal)."""
         word, _ = self.app.status()
         self.state = word
-        self.icon.setIcon(tray_icon(icon_state(word)))
+        icon = icon_state(word)
+        health = getattr(self.app, "health", None)
+        if health is not None and not health.ok and icon in ("idle", "transcribing"):
+            icon = "error"  # the grey "!": something needs the person (the tooltip says what)
+        self.icon.setIcon(tray_icon(icon))
         self.icon.setToolTip(self.tooltip())
 
     def tooltip(self) -> str:

@@ -93,7 +93,7 @@ def test_rows_newest_first_with_status_length_and_recovered_marked(qtbot, filled
         "Buy milk and bread",
     ]
     statuses = [w.table.item(r, 2).text() for r in range(4)]
-    assert statuses == ["Not inserted", "Recovered, not typed", "Inserted", "Inserted"]
+    assert statuses == ["Not inserted", "Recovered", "Inserted", "Inserted"]
     assert "no window has the focus" in w.table.item(0, 2).toolTip()
     assert [w.table.item(r, 3).text() for r in range(4)] == ["1.4 s", "1.3 s", "1.2 s", "1.1 s"]
     assert w.table.item(1, 1).font().bold() and not w.table.item(2, 1).font().bold()

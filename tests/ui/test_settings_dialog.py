@@ -79,6 +79,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
     assert d.general_tab.cancel_edit.text() == "F8"
     choose(d.general_tab.mode_combo, "toggle")
     choose(d.general_tab.insert_combo, "paste")
+    choose(d.general_tab.space_combo, "always")
     d.general_tab.sounds_check.click()
     d.general_tab.login_check.click()
     choose(d.audio_tab.input_combo, None)
@@ -143,6 +144,7 @@ def test_round_trip_through_every_kind_of_field(qtbot, tmp_path) -> None:
         live_transcription=False,  # clicked off (on by default)
         live_preview=False,
         type_while_speaking=True,
+        start_space="always",
     )
     assert apply.calls == [expected]
     assert d.result() == QDialog.DialogCode.Accepted and not d.isVisible()

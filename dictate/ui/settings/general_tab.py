@@ -42,6 +42,13 @@ def readable_route(text: str) -> str:
     )
 
 
+START_SPACE = (  # config.START_SPACE
+    ("smart", "After a dictation into the same window (smart)"),
+    ("always", "Always"),
+    ("never", "Never"),
+)
+
+
 class GeneralTab(Tab):
     capture_active = Signal(bool)  # a hotkey field has focus: the app may pause its hotkey
     title = "General"
@@ -73,6 +80,12 @@ class GeneralTab(Tab):
         row(layout, "&Cancel key:", field, self.cancel_edit)
         self.insert_combo = self.combo(insert_methods(self.session))
         layout.addRow("&Insert text by:", self.insert_combo)
+        self.space_combo = self.combo(START_SPACE)
+        self.space_combo.setToolTip(
+            "Smart: a dictation that follows another one into the same window starts with a "
+            "space (remembered across restarts). Never before a comma or full stop."
+        )
+        layout.addRow("Start with a &space:", self.space_combo)
         for key, label in (("hotkey", "Hotkey here:"), ("insertion", "Insertion here:")):
             if key in routes:  # read-only facts about this desktop, not settings
                 shown = hint(readable_route(routes[key]))
@@ -118,6 +131,7 @@ class GeneralTab(Tab):
             label = dict(INSERT_METHODS).get(s.insert_method, s.insert_method)
             self.insert_combo.addItem(f"{label} — not for this desktop", s.insert_method)
         select(self.insert_combo, s.insert_method)
+        select(self.space_combo, s.start_space)
         self.sounds_check.setChecked(s.sounds)
         self.login_check.setChecked(s.launch_at_login)
         self.live_check.setChecked(s.live_transcription)
@@ -130,6 +144,7 @@ class GeneralTab(Tab):
             "mode": self.mode_combo.currentData(),
             "cancel_key": self.cancel_edit.combo,
             "insert_method": self.insert_combo.currentData(),
+            "start_space": self.space_combo.currentData(),
             "sounds": self.sounds_check.isChecked(),
             "launch_at_login": self.login_check.isChecked(),
             "live_transcription": self.live_check.isChecked(),
