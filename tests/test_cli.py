@@ -220,7 +220,7 @@ def test_a_folder_without_media_is_a_clear_error(tmp_path):
     result = run_cli("transcribe", str(tmp_path), timeout=60)
     assert result.returncode == 1
     assert assert_clean_error_lines(result.stderr) == [
-        f"dictate: {tmp_path}: no audio or video files in this folder"
+        f"dictate: {tmp_path}: is a directory with no audio or video files in it"
     ]
 
 

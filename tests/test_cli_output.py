@@ -125,7 +125,19 @@ def test_folders_are_walked_as_the_window_does(tmp_path):
         Path("day 2", "c.wav"),
         Path("other.wav"),
     ]
-    assert inputs.folder and not inputs.errors and not inputs.warnings
+    assert inputs.folder and not inputs.warnings
+    assert all(s.error is None for s in inputs.sources)
+
+
+def test_a_folder_with_nothing_to_transcribe_fails_like_a_bad_file(tmp_path):
+    (tmp_path / "empty").mkdir()
+    wav(tmp_path / "good.wav", 1)
+    result = run_fake("transcribe", str(tmp_path / "empty"), str(tmp_path / "good.wav"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"dictate: {tmp_path / 'empty'}: is a directory with no audio or video files in it\n"
+    )
+    assert result.stdout == "\nwords to 1 s\n"  # its empty line keeps lines matching inputs
 
 
 def test_a_folder_as_input_writes_into_a_folder_with_its_layout(tmp_path):

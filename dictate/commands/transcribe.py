@@ -39,19 +39,20 @@ def _one_line(text: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """One file to transcribe: `path` as given (or found in a folder given), and `rel`, its
-    name under an output folder (the file's name, or its path below the folder given)."""
+    name under an output folder (the file's name, or its path below the folder given). An
+    `error` is a folder given with nothing to transcribe: it fails as a bad file does."""
 
     path: str
     rel: Path
+    error: str | None = None
 
 
 @dataclass
 class Inputs:
-    """What the FILE arguments mean: the files, what is wrong (a folder with no media), what to
-    warn about (a folder too large to walk whole), and whether any argument was a folder."""
+    """What the FILE arguments mean: the files, what to warn about (a folder too large to walk
+    whole), and whether any argument was a folder."""
 
     sources: list[Source] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     folder: bool = False
 
@@ -73,8 +74,9 @@ def expand_inputs(names: Sequence[str]) -> Inputs:
             inputs.warnings.append(
                 f"{name}: only the first {FOLDER_SCAN_LIMIT} entries of this folder were looked at"
             )
-        if not found:
-            inputs.errors.append(f"{name}: no audio or video files in this folder")
+        if not found:  # a failed input, with its line in the output as a bad file has
+            error = f"{name}: is a directory with no audio or video files in it"
+            inputs.sources.append(Source(name, Path(Path(name).name), error))
         root = Path(os.path.abspath(name))
         inputs.sources += [
             Source(os.path.join(name, p.relative_to(root)), p.relative_to(root)) for p in found
@@ -130,6 +132,8 @@ def plan_outputs(
     problems: list[str] = []
     first: dict[Path, Source] = {}
     for source, target in zip(sources, targets, strict=True):
+        if source.error:
+            continue  # never written
         if target in first:
             problems.append(
                 f"{first[target].path} and {source.path} would both be written to {target}"
@@ -145,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.files)
     sources = inputs.sources
-    for error in inputs.errors:
-        _say(error)
     for warning in inputs.warnings:
         _say(f"warning: {warning}")
     plan = plan_outputs(
@@ -162,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     # Check every file before loading the model: a typo should not cost a 7 s model load.
     infos: list = []
     for source in sources:
+        if source.error:
+            _say(source.error)
+            infos.append(None)
+            continue
         try:
             infos.append(probe(source.path))
         except DictateError as exc:
@@ -205,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         show = sys.stderr.isatty() and (
             len(sources) > 1 or total is None or total > PROGRESS_AFTER_S
         )
-    failed = bool(inputs.errors)
+    failed = False
     collected: list[dict] = []
     first = Path(sources[0].path).name
     with AudioBar(total, len(sources), enabled=show, first=first) as bar:
