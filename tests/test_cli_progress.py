@@ -60,14 +60,19 @@ def test_a_long_file_shows_a_bar_with_elapsed_and_remaining(tmp_path, size):
 
 
 def test_the_bar_ticks_between_reports(tmp_path):
-    """The engine reports once per batch of windows: elapsed still moves every second."""
-    talk = wav(tmp_path / "talk.wav", 40)
+    """The engine reports once per batch of windows: between reports elapsed still counts up
+    and remaining counts down (not up, as if the run had slowed)."""
+    talk = wav(tmp_path / "talk.wav", 60)  # reports at 30 s and 60 s of audio, 3.5 s apart
     status, shown = run_on_pty(
         fake("transcribe", str(talk), "-o", str(tmp_path / "t.txt")), env={"FAKE_DELAY": "3.5"}
     )
     assert status == 0, shown
-    at_zero = {d[4] for d in bars(shown) if d[2] == 0}
+    drawn = bars(shown)
+    at_zero = {d[4] for d in drawn if d[2] == 0}
     assert len(at_zero) >= 3, shown  # 00:00, 00:01, 00:02, ... while nothing was reported
+    left = [d[5] for d in drawn if d[2] == 30]
+    assert left[0] >= "00:02" and left == sorted(left, reverse=True), left
+    assert len(set(left)) >= 2, left  # it counted down
 
 
 def test_text_on_the_same_terminal_is_printed_above_the_bar(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -68,7 +69,10 @@ class AudioBar:
 
     `enabled` false draws nothing (and `write` still prints). The engine reports once per
     batch of windows (a couple of minutes of audio), so while the bar is on a terminal it is
-    redrawn every second: elapsed and remaining keep moving between reports.
+    redrawn every second: elapsed counts up and remaining counts down between reports.
+    Remaining is the run's pace so far (seconds transcribed per second, failed files left out)
+    applied to the audio still to do, set at each report: tqdm's own figure would grow while
+    no report comes, as if the run slowed down.
     """
 
     def __init__(
@@ -76,18 +80,29 @@ class AudioBar:
     ) -> None:
         from tqdm import tqdm
 
+        left = self._left
+
+        class _Tqdm(tqdm):  # tqdm's documented way to add a field to bar_format
+            @property
+            def format_dict(self) -> dict[str, Any]:
+                return {**super().format_dict, "left": left()}
+
         self.files = files
         self.enabled = enabled
+        self._total = total_s
         self._base = 0.0  # seconds of the files before this one
         self._length: float | None = None  # this file's seconds, when known
+        self._skipped = 0.0  # seconds of files that failed: passed over, not transcribed
+        self._start = time.monotonic()
+        self._done_at: float | None = None  # when the run should end, as of the last report
         known = total_s is not None and total_s > 0
         fmt = (
-            "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
+            "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{left}]"
             if known
             else "{desc}: {n:.0f} s of audio [{elapsed}]"
         )
         size = screen(sys.stderr)
-        self._bar = tqdm(
+        self._bar = _Tqdm(
             total=round(total_s, 1) if known and total_s is not None else None,
             unit="s",
             desc=self._label(0, first),
@@ -95,7 +110,6 @@ class AudioBar:
             disable=not enabled,
             dynamic_ncols=not size,  # follow a resized terminal (one that has a size)
             **size,
-            smoothing=0,  # remaining from the whole run's pace: reports come in batches
             bar_format=fmt,
         )
         self._stop = threading.Event()
@@ -117,12 +131,15 @@ class AudioBar:
         done = min(done_s, self._length) if self._length is not None else done_s
         self._set(self._base + done)
 
-    def end_file(self) -> None:
-        """The current file is over (done or failed): the bar moves past all of it."""
+    def end_file(self, *, failed: bool = False) -> None:
+        """The current file is over: the bar moves past all of it (a failed file's seconds
+        are not counted in the pace)."""
         if self._length is not None:
             self._base += self._length
         else:
             self._base = self._bar.n
+        if failed:
+            self._skipped += max(0.0, self._base - self._bar.n)
         self._set(self._base)
 
     def write(self, line: str, file: TextIO | None = None) -> None:
@@ -141,8 +158,21 @@ class AudioBar:
 
     def _set(self, n: float) -> None:
         step = round(n, 1) - self._bar.n
-        if step > 0:
-            self._bar.update(step)
+        if step <= 0:
+            return
+        now = time.monotonic()
+        done = round(n, 1) - self._skipped
+        if self._total and done > 0 and now > self._start:
+            pace = done / (now - self._start)
+            self._done_at = now + max(0.0, self._total - round(n, 1)) / pace
+        self._bar.update(step)
+
+    def _left(self) -> str:
+        if self._done_at is None:
+            return "?"
+        from tqdm import tqdm
+
+        return tqdm.format_interval(max(0.0, self._done_at - time.monotonic()))
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):

@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
                     _tell(bar, str(exc))
                 except Exception as exc:  # a bug must not stop the rest of the batch
                     _tell(bar, f"{name}: internal error: {type(exc).__name__}: {exc}")
-            bar.end_file()
+            bar.end_file(failed=segments is None)
             if line is not None:
                 line.end()
             failed |= segments is None
