@@ -4,6 +4,7 @@ that transcribe, so quick commands answer at once."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,12 +13,35 @@ from dictate import __version__, choices
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEVICE_CHOICES = choices.values(choices.DEVICES)
 FORMAT_CHOICES = ("txt", "srt", "vtt", "json")
+PROGRESS_AFTER_S = 30.0  # shorter single files finish before a bar would be worth drawing
+
+
+class _Help(argparse.HelpFormatter):
+    """Lines wrapped at spaces only: a model name (distil-large-v3) is never split."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return textwrap.fill(
+            " ".join(text.split()),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dictate",
-        description="Local, private dictation and transcription with Distil-Whisper.",
+        formatter_class=_Help,
+        description="Local, private dictation and transcription with Whisper models. "
+        + _which_model(),
     )
     parser.add_argument("--version", action="version", version=f"dictate {__version__}")
     app = parser.add_argument_group("the app (plain `dictate`); these override the settings")
@@ -54,11 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "transcribe",
         help="transcribe audio or video files (headless)",
-        description="Transcribe audio or video files. Text goes to stdout (or -o); progress "
-        "and errors go to stderr. Exit status 1 if any file failed.",
+        formatter_class=_Help,
+        description="Transcribe audio or video files, and the media files in folders. Text "
+        "goes to stdout (or -o); progress and errors go to stderr. The model, device and "
+        "draft model are those of the app's settings unless given here (said on stderr). "
+        "Exit status 1 if any file failed, 2 for bad usage or a model that cannot load.",
     )
-    t.add_argument("files", nargs="+", metavar="FILE")
-    _model_args(t)
+    t.add_argument(
+        "files", nargs="+", metavar="FILE", help="audio or video file, or a folder to walk"
+    )
+    _model_args(t, settings=True)
+    t.set_defaults(device=None)  # None: the settings' device
     t.add_argument("--language", help="spoken language code (multilingual models), e.g. en, de")
     t.add_argument("--prompt", help="vocabulary hint: names and terms to spell right")
     t.add_argument("--format", choices=FORMAT_CHOICES, default="txt", help="output format")
@@ -66,7 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="OUT",
-        help="output file; a folder (one file per input) when several files are given",
+        help="output file, or `-` for stdout; with several inputs or a folder, a folder (one "
+        "file per input, named after it); a device or FIFO is written to, never replaced",
+    )
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace transcripts that already exist (without it, an existing file is an error)",
     )
     t.add_argument("--beam-size", type=int, default=1, help="beam width (1 = greedy, fastest)")
     t.add_argument(
@@ -78,8 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-gate", action="store_true", help="skip the speech gate (transcribe silence too)"
     )
     bar = t.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None)
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="progress bar on stderr (default: on a terminal, for several files or over "
+        f"{PROGRESS_AFTER_S:.0f} s of audio)",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="no bar")
     t.set_defaults(handler=_transcribe)
 
     m = sub.add_parser("models", help="list known models and what is on this machine")
@@ -114,14 +157,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
+def _which_model() -> str:
+    """The model plain `dictate` and `dictate transcribe` use, as the settings stand now."""
+    from dictate import config
+    from dictate.engine.catalog import default_model
+
+    chosen = config.load()[0].model
+    if chosen:
+        return f"The app's settings choose {chosen}; --model picks another (`dictate models`)."
+    return (
+        f"Unless the settings or --model choose one (`dictate models`), the default is "
+        f"{default_model('cuda').name} on a CUDA GPU, {default_model('mps').name} on Apple "
+        f"Silicon and {default_model('cpu').name} on this computer's {os.cpu_count()} CPU cores."
+    )
+
+
+def _model_args(p: argparse.ArgumentParser, *, settings: bool = False) -> None:
     p.add_argument(
         "--model",
         metavar="ID|PATH",
         help="catalog name (see `dictate models`), hub id, model folder (transformers or "
-        "CTranslate2/faster-whisper), or `embedded`",
+        "CTranslate2/faster-whisper), or `embedded`; default: "
+        + ("the app's settings, else " if settings else "")
+        + "the catalog's default for this computer",
     )
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="default: " + ("the app's settings (auto unless changed)" if settings else "auto"),
+    )
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="override")
     p.add_argument(
         "--assistant",

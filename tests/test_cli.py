@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +21,114 @@ SR = 16000
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "dictate", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=cli_env(env),
         timeout=timeout,
         cwd=REPO,
     )
+
+
+# `python -c FAKE transcribe ...`: the real command line with a stand-in engine, for what is
+# about files, outputs and progress rather than words. Each 30 s block read gives one segment
+# ("words to 30 s") and a progress report, FAKE_DELAY seconds apart.
+FAKE = """
+import os, sys, time
+from dictate.commands import transcribe
+from dictate.transcript import Segment
+
+class Info:
+    model, device = "fake", "cpu"
+
+class FakeEngine:
+    loaded, info = True, Info()
+
+    def transcribe_long(self, blocks, options=None, *, on_progress=None, on_gap=None, **_):
+        done = 0.0
+        for block in blocks:
+            time.sleep(float(os.environ.get("FAKE_DELAY", "0")))
+            start, done = done, done + block.size / 16000
+            yield Segment(start, done, f"words to {done:.0f} s")
+            if on_progress:
+                on_progress(done)
+
+transcribe._load_engine = lambda args: FakeEngine()
+from dictate.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+# Without --model the CLI takes the app's settings: the tests see an empty settings folder, not
+# the settings of whoever runs them (a test passes DICTATE_CONFIG_DIR to give its own).
+NO_SETTINGS = tempfile.mkdtemp(prefix="dictate-test-settings-")
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+        "DICTATE_CONFIG_DIR": NO_SETTINGS,
+        **(env or {}),
+    }
+
+
+def run_fake(*args: str, env: dict[str, str] | None = None, timeout: float = 60, **kw):
+    """The CLI with the stand-in engine (FAKE), as a real process."""
+    return subprocess.run(
+        [sys.executable, "-c", FAKE, *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(env),
+        timeout=timeout,
+        cwd=REPO,
+        **kw,
+    )
+
+
+def run_on_pty(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    size: tuple[int, int] | None = None,
+    timeout: float = 60,
+) -> tuple[int, str]:
+    """Run `argv` with stdin, stdout and stderr on a new pseudo-terminal, as in a terminal
+    window; (exit status, everything it showed). `size` (rows, columns) sizes the terminal;
+    None leaves it as a fresh pty is, 0 x 0 (as `script` run from a pipe or `docker exec -t`)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    main, tty = pty.openpty()
+    if size is not None:
+        fcntl.ioctl(tty, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    proc = subprocess.Popen(argv, stdin=tty, stdout=tty, stderr=tty, env=cli_env(env), cwd=REPO)
+    os.close(tty)
+    shown = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 1.0)[0]:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # EIO: every copy of the terminal's other end is closed
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        else:
+            proc.kill()
+            raise AssertionError(f"still running after {timeout} s: {shown.decode()[-2000:]}")
+    finally:
+        os.close(main)
+    return proc.wait(30), shown.decode("utf-8", "replace")
 
 
 def assert_clean_error_lines(stderr: str) -> list[str]:
@@ -115,11 +215,12 @@ def test_all_bad_files_fail_fast_without_loading_a_model(bad_files):
     assert "needs ffmpeg, which is not installed" in result.stderr
 
 
-def test_a_directory_is_a_clear_error(tmp_path):
+def test_a_folder_without_media_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not audio")
     result = run_cli("transcribe", str(tmp_path), timeout=60)
     assert result.returncode == 1
     assert assert_clean_error_lines(result.stderr) == [
-        f"dictate: {tmp_path}: is a directory, not an audio file"
+        f"dictate: {tmp_path}: is a directory with no audio or video files in it"
     ]
 
 

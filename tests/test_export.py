@@ -6,6 +6,7 @@ import html
 import json
 import os
 import stat
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dictate.export import FORMATS, render, write
+from dictate.export import FORMATS, render, would_replace, write
 from dictate.transcript import Segment
 
 SEGMENTS = [
@@ -259,6 +260,155 @@ def test_unknown_format_writes_nothing(tmp_path: Path) -> None:
 def test_write_into_a_missing_folder_is_an_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write(SEGMENTS, "txt", tmp_path / "no" / "such" / "out.txt")
+
+
+# --- what -o does not own: written through, never replaced -----------------------------------
+
+
+def _reader(path: Path) -> tuple[threading.Thread, list[bytes]]:
+    """A reader waiting on a FIFO, as `cat fifo` would be."""
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(path, "rb") as f:
+            got.append(f.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, got
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_is_written_through_and_stays_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    thread, got = _reader(fifo)
+
+    write(SEGMENTS, "txt", fifo, overwrite=False)  # not a file to protect: no FileExistsError
+
+    thread.join(10)
+    assert got == [render(SEGMENTS, "txt").encode("utf-8")]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]  # no temporary file left beside it
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_link_to_a_fifo_is_written_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to("pipe")
+    thread, got = _reader(fifo)
+
+    write(SEGMENTS, "srt", tmp_path / "link")
+
+    thread.join(10)
+    assert got == [render(SEGMENTS, "srt").encode("utf-8")]
+    assert (tmp_path / "link").is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_character_device_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """A null device of our own (1, 3), made in a temporary folder: never the real /dev/null."""
+    if not hasattr(os, "mknod") or os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("this container may not make device nodes")
+    before = os.lstat(null)
+
+    assert write(SEGMENTS, "json", null, meta={"file": "talk.wav"}) == null
+
+    after = os.lstat(null)
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == os.makedev(1, 3)
+    assert after.st_ino == before.st_ino
+    assert os.listdir(tmp_path) == ["null"]
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd here")
+def test_a_descriptor_path_writes_into_the_pipe_behind_it(tmp_path: Path) -> None:
+    """`-o /dev/fd/N`, as process substitution `-o >(gzip > t.gz)` gives."""
+    r, w = os.pipe()
+    try:
+        write(SEGMENTS, "txt", f"/dev/fd/{w}")
+        os.close(w)
+        w = -1
+        with os.fdopen(r, "rb") as f:
+            r = -1
+            assert f.read() == render(SEGMENTS, "txt").encode("utf-8")
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd here")
+def test_a_descriptor_on_a_regular_file_is_appended_to_not_replaced(tmp_path: Path) -> None:
+    """`dictate transcribe -o /dev/stdout f >> log`: the shell's file stays, with the text
+    added at its end; renaming over the name would have cut the link to it."""
+    log = tmp_path / "log"
+    log.write_text("earlier line\n")
+    inode = log.stat().st_ino
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        assert not would_replace(f"/dev/fd/{fd}")
+        write(SEGMENTS, "txt", f"/dev/fd/{fd}", overwrite=False)
+    finally:
+        os.close(fd)
+    assert log.read_text(encoding="utf-8") == "earlier line\n" + render(SEGMENTS, "txt")
+    assert log.stat().st_ino == inode
+    assert sorted(os.listdir(tmp_path)) == ["log"]
+
+
+def test_dash_is_stdout(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    write(SEGMENTS, "vtt", "-")
+    assert capfd.readouterr().out == render(SEGMENTS, "vtt")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_link_to_a_regular_file_keeps_the_link(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text("old\n")
+    link = tmp_path / "latest.txt"
+    link.symlink_to("real.txt")
+
+    write(SEGMENTS, "txt", link)
+
+    assert link.is_symlink()
+    assert (tmp_path / "real.txt").read_text(encoding="utf-8") == render(SEGMENTS, "txt")
+    assert sorted(os.listdir(tmp_path)) == ["latest.txt", "real.txt"]
+
+
+def test_without_overwrite_an_existing_file_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("mine\n")
+    assert would_replace(target)
+
+    with pytest.raises(FileExistsError):
+        write(SEGMENTS, "txt", target, overwrite=False)
+
+    assert target.read_text() == "mine\n"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_without_overwrite_a_new_file_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "new.srt"
+    assert not would_replace(target)
+    write(SEGMENTS, "srt", target, overwrite=False)
+    assert target.read_text(encoding="utf-8") == render(SEGMENTS, "srt")
+    assert os.listdir(tmp_path) == ["new.srt"]
+
+
+def test_would_replace_only_regular_files(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    assert would_replace(tmp_path / "file")
+    assert not would_replace(tmp_path / "nowhere")
+    assert not would_replace(tmp_path / "dangling")  # a new file where the link points
+    assert not would_replace("-")
+    assert not would_replace("/dev/stdout")  # a descriptor: judged by its name alone
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        assert not would_replace(tmp_path / "fifo")
 
 
 # --- properties ------------------------------------------------------------------------------
