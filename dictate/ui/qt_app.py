@@ -34,7 +34,6 @@ class DictateUI(QObject):
         self.app, self.bridge = app, bridge
         self.settings_dialog: Any = None
         self.history_window: Any = None
-        self._seen_ready = False
         self._player: Any = None
         self.files_panel: Any = None
         self.main = MainWindow(
@@ -101,15 +100,11 @@ class DictateUI(QObject):
 
     def on_model_status(self, status: Any) -> None:
         self.refresh()
-        if status.stage == "ready" and not self._seen_ready:
-            self._seen_ready = True  # the start-up load is shown by the tray icon alone
-            return
         if status.stage == "unloaded":
             return
-        self.progress.update_status(status)
+        self.progress.update_status(status)  # at "ready" it closes itself (CLOSE_AFTER_MS)
         if status.busy or status.stage == "failed":
-            self.progress.show()
-            self.progress.raise_()
+            self.progress.present()
         if status.stage == "failed" and self.tray is not None:
             self.tray.notify(status.message, error=True)
 
@@ -118,7 +113,10 @@ class DictateUI(QObject):
         recording = self.app.session.state is State.RECORDING
         if event.state is State.RECORDING and self.app.settings.live_preview:
             if self.overlay is None:
-                from dictate.ui.live_overlay import LiveOverlay
+                from dictate.ui.live_overlay import LiveOverlay, overlay_supported
+
+                if not overlay_supported():  # Wayland: the main window and tooltip show the words
+                    return
 
                 recorder = self.app.recorder
                 self.overlay = LiveOverlay(level=lambda: recorder.level_db)
@@ -129,8 +127,7 @@ class DictateUI(QObject):
     def on_preview(self, preview: Any) -> None:
         if self.overlay is not None and self.overlay.isVisible():
             self.overlay.set_preview(preview.committed, preview.tentative)
-        if self.tray is not None:
-            self.tray.refresh()  # its tooltip holds the last words
+        self.refresh()  # the main window's status line and the tray tooltip hold the last words
 
     def on_message(self, message: str) -> None:
         self.main.statusBar().showMessage(message, 10000)
