@@ -246,9 +246,7 @@ def _wm_check_id(xprop: str) -> int | None:
     nothing else has the focus. Asked once per display (it lives as long as the manager)."""
     display = os.environ.get("DISPLAY", "")
     if display not in _wm_windows:
-        proc = run_tool(
-            [xprop, "-root", "_NET_SUPPORTING_WM_CHECK"], timeout=1.0, error=InputError
-        )
+        proc = run_tool([xprop, "-root", "_NET_SUPPORTING_WM_CHECK"], timeout=1.0, error=InputError)
         m = re.search(r"# (0x[0-9a-f]+)", proc.stdout.decode())
         if m is None:
             return None
