@@ -6,8 +6,10 @@ core does through the Bridge's signals.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -201,10 +203,12 @@ def run(settings: Settings, warnings: list[str]) -> int:
     qapp.setQuitOnLastWindowClosed(False)
 
     bridge = Bridge()
+    closed = threading.Event()
 
     def say(message: str) -> None:  # any thread
         _default_say(message)
-        bridge.message.emit(message)
+        if not closed.is_set():  # after shutdown, a late thread must not reach Qt
+            bridge.message.emit(message)
 
     for warning in warnings:
         _default_say(warning)
@@ -229,8 +233,18 @@ def run(settings: Settings, warnings: list[str]) -> int:
     poll.timeout.connect(lambda: app.quit_requested and qapp.quit())
     poll.start()
     try:
-        return qapp.exec()
+        code = qapp.exec()
     finally:
         poll.stop()
-        app.shutdown()
-        del ui
+        app.shutdown()  # the app's own state is saved and closed here: history, clipboard, audio
+        bridge.detach()
+        closed.set()
+    if ui.tray is not None:
+        ui.tray.hide()
+    # Python's finalisation would now destroy the Qt objects in no set order, beside threads
+    # that may still run (the hotkey listener on its X connection, a live step, a memory trim):
+    # the window app segfaulted there on SIGTERM (issue 23; tests/desktop/test_shutdown_stress.py).
+    # Nothing is left to save, so the process leaves without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
