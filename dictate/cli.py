@@ -160,10 +160,9 @@ def _transcribe(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from dictate import config, crash
+    from dictate import config
     from dictate.app import run
 
-    crash.enable()  # a segfault leaves a Python trace in crash.log (data folder)
     settings, warnings = config.load()
     overrides = {
         k: getattr(args, k)

@@ -6,7 +6,6 @@ core does through the Bridge's signals.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from dictate import crash
 from dictate.config import Settings
 from dictate.dictation.session import State
 from dictate.ui.bridge import Bridge
@@ -196,6 +196,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
     from dictate.control.ipc import AlreadyRunning, send
 
     lighten()  # before the model's imports: PySide6's import hook would keep all their sources
+    crash.enable()  # a segfault or abort leaves a Python trace in crash.log
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("dictate")
     qapp.setDesktopFileName(DESKTOP_ID)
@@ -242,9 +243,6 @@ def run(settings: Settings, warnings: list[str]) -> int:
     if ui.tray is not None:
         ui.tray.hide()
     # Python's finalisation would now destroy the Qt objects in no set order, beside threads
-    # that may still run (the hotkey listener on its X connection, a live step, a memory trim):
-    # the window app segfaulted there on SIGTERM (issue 23; tests/desktop/test_shutdown_stress.py).
-    # Nothing is left to save, so the process leaves without it.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    # that may still run: the window app segfaulted there on SIGTERM ("shared QObject was
+    # deleted directly"; issue 23). Nothing is left to save, so the process leaves without it.
+    crash.leave(code)
