@@ -137,7 +137,7 @@ def test_ten_dictations_in_a_row_land_exactly_in_foot(
             while True:
                 entries = history(root)
                 done = entries[0].id != getattr(last, "id", None) and entries[0].status in FINAL
-                if done and foot.text() != before:
+                if done and (foot.text() != before or entries[0].status != "inserted"):
                     break
                 assert time.monotonic() < deadline, (round_, entries[:1], log.read_text())
                 time.sleep(0.1)
