@@ -800,16 +800,19 @@ class App:
 
 def run(settings: Settings, warnings: list[str]) -> int:
     """`dictate`: run the app, or bring the running one forward."""
+    from dictate import crash
     from dictate.control.ipc import send
     from dictate.control.protocol import AlreadyRunning
 
+    crash.enable()  # a segfault or abort leaves a Python trace in crash.log
     for warning in warnings:
         _default_say(warning)
     app = App(settings, warnings=warnings)
     try:
-        return app.run()
+        code = app.run()
     except AlreadyRunning:
         app.shutdown()
         send("show")
         _default_say("dictate is already running; brought it forward")
         return 0
+    crash.leave(code)  # no interpreter finalisation beside running threads (crash.py)

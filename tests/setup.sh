@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   ffmpeg                                           # m4a/mp4/webm/... decoding
   xvfb xauth x11-utils xdotool xclip xterm x11-xkb-utils  # X session, terminal target
+  openbox                                          # a real window manager on the Xvfb display
   trayer imagemagick                               # a tray host; screenshots
   desktop-file-utils appstream                     # validators for the .desktop and metainfo files
   libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins  # the virtual microphone

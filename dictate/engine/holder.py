@@ -60,6 +60,19 @@ def model_label(model: str | None) -> str:
     return model or "the default model"
 
 
+def _device_shown(device: str) -> str:
+    """The device the user will see named: the kind "auto" stands for here (imports torch: call
+    it on the loader thread)."""
+    if (device or "auto") != "auto":
+        return device
+    try:
+        from dictate.engine.device import auto_kind
+
+        return auto_kind()
+    except Exception:  # no torch yet: the load itself reports that
+        return "auto"
+
+
 class EngineHolder:
     """Holds the current `Engine`; loads, swaps and unloads it on its own thread."""
 
@@ -147,11 +160,12 @@ class EngineHolder:
     ) -> EngineInfo | None:
         label = model_label(model)
         try:
-            self._status(ModelStatus("loading", label, device, message=f"loading {label}"))
+            shown = _device_shown(device)  # the window names the device "auto" picks
+            self._status(ModelStatus("loading", label, shown, message=f"loading {label}"))
 
             def progress(p: loading.Progress) -> None:
                 stage = _STAGES.get(p.stage, p.stage)
-                self._status(ModelStatus(stage, label, device, p.done, p.total, p.message))
+                self._status(ModelStatus(stage, label, shown, p.done, p.total, p.message))
 
             drafts = {"assistant": assistant} if assistant else {}
             new = self._factory(
@@ -167,12 +181,12 @@ class EngineHolder:
                 new.warmup()
             except DictateError as exc:
                 new.unload()
-                self._failed(label, device, str(exc))
+                self._failed(label, shown, str(exc))
                 return None
             except Exception as exc:  # a loader bug must still be reported, never swallowed
                 log.exception("loading %s failed", label)
                 new.unload()
-                self._failed(label, device, f"{label}: cannot load ({exc})")
+                self._failed(label, shown, f"{label}: cannot load ({exc})")
                 return None
             with self._cond:
                 old, self.engine, self.info, self.error = self.engine, new, info, None

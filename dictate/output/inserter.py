@@ -220,6 +220,8 @@ def _x11_focus(session: DesktopSession, details: bool = True) -> tuple[bool, Win
     # None, PointerRoot (no window manager, nothing focused) or the root window itself.
     if not wid or wid == 1 or wid == _root_id(session.tools.get("xdotool")):
         return True, None
+    if "xprop" in session.tools and wid == _wm_check_id(session.tools["xprop"]):
+        return True, None  # a window manager holds the focus itself when no window has it
     if not details or "xprop" not in session.tools:
         return True, WindowInfo(wid, ())
     proc = run_tool(
@@ -234,6 +236,22 @@ def _x11_focus(session: DesktopSession, details: bool = True) -> tuple[bool, Win
         props.setdefault(name, values)
     title = (props.get("_NET_WM_NAME") or props.get("WM_NAME") or [""])[0]
     return True, WindowInfo(wid, tuple(props.get("WM_CLASS", ())), title)
+
+
+_wm_windows: dict[str, int] = {}  # $DISPLAY → its window manager's own window
+
+
+def _wm_check_id(xprop: str) -> int | None:
+    """The window manager's own window (_NET_SUPPORTING_WM_CHECK): openbox focuses it when
+    nothing else has the focus. Asked once per display (it lives as long as the manager)."""
+    display = os.environ.get("DISPLAY", "")
+    if display not in _wm_windows:
+        proc = run_tool([xprop, "-root", "_NET_SUPPORTING_WM_CHECK"], timeout=1.0, error=InputError)
+        m = re.search(r"# (0x[0-9a-f]+)", proc.stdout.decode())
+        if m is None:
+            return None
+        _wm_windows[display] = int(m.group(1), 16)
+    return _wm_windows[display]
 
 
 def focused_window(session: DesktopSession | None = None) -> WindowInfo | None:

@@ -20,11 +20,23 @@ class Bridge(QObject):
 
     def attach(self, app: Any) -> None:
         """Subscribe to `app` (a dictate.app.App); call before app.start()."""
-        app.listeners.append(self.event.emit)
-        app.model_listeners.append(self.model_status.emit)
+        self._subscribed = [
+            (app.listeners, self.event.emit),
+            (app.model_listeners, self.model_status.emit),
+        ]
         previews = getattr(app, "preview_listeners", None)
         if previews is not None:
-            previews.append(self.preview.emit)
+            self._subscribed.append((previews, self.preview.emit))
+        for listeners, emit in self._subscribed:
+            listeners.append(emit)
+
+    def detach(self) -> None:
+        """Unsubscribe (after app.shutdown()): a core thread still running must not reach Qt
+        objects that are going away."""
+        for listeners, emit in getattr(self, "_subscribed", ()):
+            if emit in listeners:
+                listeners.remove(emit)
+        self._subscribed = []
 
     def transcribe_again(self, app: Any, dictation_id: int) -> None:
         """Transcribe a history entry's audio again with the app's engine and settings of now,

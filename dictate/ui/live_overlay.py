@@ -4,8 +4,14 @@ lighter colour.
 
 It must never take keyboard focus: the text is for the window the person is typing in. So it is
 a frameless tool window that does not accept focus, is shown without activation, lets mouse
-clicks through, and on X11 bypasses the window manager (which would otherwise focus new
-windows).
+clicks through, and on X11 bypasses the window manager (an override-redirect window: the window
+manager never sees it, so it cannot focus it).
+
+On Wayland there is no such window: "show without activating" is only a request there, and sway
+focuses every new toplevel, so the paste at release went nowhere (issue 23). The layer-shell
+protocol would give a surface that takes no focus, but Qt offers it only through KDE's
+LayerShellQt, a C++ plugin built against the system's Qt that PySide6's own Qt cannot load. So
+on Wayland the words are shown by the dictate window, the tray tooltip and `dictate status`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from dictate.ui.level_meter import LevelMeterBar
 WIDTH = 560
 MAX_CHARS = 220  # the end of a long dictation: what the person is saying now
 BOTTOM_MARGIN = 48
+
+
+def overlay_supported() -> bool:
+    """Whether the strip can be shown here without ever taking the focus: not on Wayland."""
+    return not QGuiApplication.platformName().startswith("wayland")
 
 
 def preview_html(committed: str, tentative: str, limit: int = MAX_CHARS) -> str:

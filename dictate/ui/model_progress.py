@@ -1,6 +1,8 @@
 """The small window that follows a model switch: downloading (bytes, percent), loading, warming up.
 
-It closes itself shortly after the model is ready; on failure it stays open with the reason.
+It closes itself a second after the model is ready; on failure it stays open with the reason.
+It is shown without activation: it appears while the person may already be typing elsewhere, and
+a window manager that focused it would take their next dictation (issue 23).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from dictate.ui.icons import app_icon
+
+CLOSE_AFTER_MS = 1000  # after "ready": long enough to read, well within the 2 s promised
 
 
 def _mb(n: int) -> str:
@@ -26,7 +30,12 @@ def describe(status: Any) -> str:
         )
     if status.stage in ("ready", "failed", "unloaded"):
         return status.message or f"{status.model}: {status.stage}"
-    return f"{status.stage} {status.model}" + (f" ({status.message})" if status.message else "")
+    line, message = f"{status.stage} {status.model}", status.message.strip()
+    if not message or message == status.stage:
+        return line
+    if message.startswith(status.stage):  # "loading X", "loading X again": says it all
+        return message
+    return f"{line} ({message})"
 
 
 class ModelProgress(QWidget):
@@ -35,6 +44,7 @@ class ModelProgress(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("dictate — model")
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)  # X11: _NET_WM_USER_TIME 0
         self.setWindowIcon(app_icon())
         self.setMinimumWidth(420)
         self.title = QLabel()
@@ -51,8 +61,13 @@ class ModelProgress(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.detail)
         layout.addWidget(buttons)
-        self._close_timer = QTimer(self, singleShot=True, interval=1500)
+        self._close_timer = QTimer(self, singleShot=True, interval=CLOSE_AFTER_MS)
         self._close_timer.timeout.connect(self.hide)
+
+    def present(self) -> None:
+        """Show (or keep showing) on top, without taking the keyboard focus."""
+        self.show()
+        self.raise_()
 
     def update_status(self, status: Any) -> None:
         self._close_timer.stop()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from dictate import crash
 from dictate.config import Settings
 from dictate.dictation.session import State
 from dictate.ui.bridge import Bridge
@@ -34,7 +36,6 @@ class DictateUI(QObject):
         self.app, self.bridge = app, bridge
         self.settings_dialog: Any = None
         self.history_window: Any = None
-        self._seen_ready = False
         self._player: Any = None
         self.files_panel: Any = None
         self.main = MainWindow(
@@ -103,15 +104,11 @@ class DictateUI(QObject):
 
     def on_model_status(self, status: Any) -> None:
         self.refresh()
-        if status.stage == "ready" and not self._seen_ready:
-            self._seen_ready = True  # the start-up load is shown by the tray icon alone
-            return
         if status.stage == "unloaded":
             return
-        self.progress.update_status(status)
+        self.progress.update_status(status)  # at "ready" it closes itself (CLOSE_AFTER_MS)
         if status.busy or status.stage == "failed":
-            self.progress.show()
-            self.progress.raise_()
+            self.progress.present()
         if status.stage == "failed" and self.tray is not None:
             self.tray.notify(status.message, error=True)
 
@@ -120,7 +117,10 @@ class DictateUI(QObject):
         recording = self.app.session.state is State.RECORDING
         if event.state is State.RECORDING and self.app.settings.live_preview:
             if self.overlay is None:
-                from dictate.ui.live_overlay import LiveOverlay
+                from dictate.ui.live_overlay import LiveOverlay, overlay_supported
+
+                if not overlay_supported():  # Wayland: the main window and tooltip show the words
+                    return
 
                 recorder = self.app.recorder
                 self.overlay = LiveOverlay(level=lambda: recorder.level_db)
@@ -131,8 +131,7 @@ class DictateUI(QObject):
     def on_preview(self, preview: Any) -> None:
         if self.overlay is not None and self.overlay.isVisible():
             self.overlay.set_preview(preview.committed, preview.tentative)
-        if self.tray is not None:
-            self.tray.refresh()  # its tooltip holds the last words
+        self.refresh()  # the main window's status line and the tray tooltip hold the last words
 
     def on_message(self, message: str) -> None:
         self.main.statusBar().showMessage(message, 10000)
@@ -203,6 +202,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
     from dictate.control.ipc import AlreadyRunning, send
 
     lighten()  # before the model's imports: PySide6's import hook would keep all their sources
+    crash.enable()  # a segfault or abort leaves a Python trace in crash.log
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("dictate")
     qapp.setDesktopFileName(DESKTOP_ID)
@@ -210,10 +210,12 @@ def run(settings: Settings, warnings: list[str]) -> int:
     qapp.setQuitOnLastWindowClosed(False)
 
     bridge = Bridge()
+    closed = threading.Event()
 
     def say(message: str) -> None:  # any thread
         _default_say(message)
-        bridge.message.emit(message)
+        if not closed.is_set():  # after shutdown, a late thread must not reach Qt
+            bridge.message.emit(message)
 
     for warning in warnings:
         _default_say(warning)
@@ -238,8 +240,15 @@ def run(settings: Settings, warnings: list[str]) -> int:
     poll.timeout.connect(lambda: app.quit_requested and qapp.quit())
     poll.start()
     try:
-        return qapp.exec()
+        code = qapp.exec()
     finally:
         poll.stop()
-        app.shutdown()
-        del ui
+        app.shutdown()  # the app's own state is saved and closed here: history, clipboard, audio
+        bridge.detach()
+        closed.set()
+    if ui.tray is not None:
+        ui.tray.hide()
+    # Python's finalisation would now destroy the Qt objects in no set order, beside threads
+    # that may still run: the window app segfaulted there on SIGTERM ("shared QObject was
+    # deleted directly"; issue 23). Nothing is left to save, so the process leaves without it.
+    crash.leave(code)

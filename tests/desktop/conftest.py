@@ -16,7 +16,8 @@ from tests.desktop.fixtures_audio import virtual_mic  # noqa: F401
 
 @pytest.fixture(scope="session")
 def x_display() -> Iterator[str]:
-    """The DISPLAY to use: an answering one from the environment, else a private Xvfb."""
+    """The DISPLAY to use: an answering one from the environment (a desktop, with its window
+    manager), else a private Xvfb run by openbox (tests/desktop/xvfb.py)."""
     for tool in ("xdotool", "xdpyinfo"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (apt install xdotool x11-utils)")
@@ -25,6 +26,8 @@ def x_display() -> Iterator[str]:
         return
     if shutil.which("Xvfb") is None:
         pytest.skip("no X display and no Xvfb (apt install xvfb)")
+    if shutil.which("openbox") is None:
+        pytest.skip("no window manager for the private X display (apt install openbox)")
     try:
         server, display = xvfb.start(140)
     except RuntimeError as exc:

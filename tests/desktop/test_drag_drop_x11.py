@@ -20,7 +20,7 @@ from tests.conftest import wer
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
-SOURCE_AT, PANEL_AT = (40, 80), (400, 60)  # window positions: no window manager moves them
+SOURCE_AT, PANEL_AT = (40, 80), (400, 60)  # asked-for window positions (a frame shifts them)
 
 
 def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
@@ -121,10 +121,12 @@ def test_drag_jfk_from_another_process_onto_the_panel(apps, x_display, fixtures_
 
     wait_for(lambda: state().get("drop_zone"), 10, "the panel's first state")
     sx, sy, sw, sh = geometry(x_display, "dictate drag source")
-    px, py, _, _ = geometry(x_display, "dictate files test")
-    assert (sx, sy) == SOURCE_AT and (px, py) == PANEL_AT
+    px, py, pw, ph = geometry(x_display, "dictate files test")
     zx, zy, zw, zh = state()["drop_zone"]
     start = (sx + sw // 2, sy + sh // 2)
+    # Where the window manager put them (openbox's frame shifts them a little): the drag starts
+    # outside the panel.
+    assert not (px <= start[0] < px + pw and py <= start[1] < py + ph), (sx, sy, px, py)
     end = (px + zx + zw // 2, py + zy + zh // 2)
 
     xdotool(x_display, "mousemove", str(start[0]), str(start[1]))

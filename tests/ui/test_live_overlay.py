@@ -58,3 +58,32 @@ def test_the_latency_breakdown_shows_the_live_part(qtbot) -> None:
     assert w.latency_values["committed_s"].text() == "42.9 s"
     assert w.latency_values["tail_decode_ms"].text() == "310 ms"
     assert w.latency_values["insert_ms"].text() == "20 ms"
+
+
+def test_on_wayland_no_strip_is_shown_and_the_main_window_shows_the_words(
+    qtbot, monkeypatch
+) -> None:
+    """A compositor may focus any new window (sway did): no strip on Wayland (issue 23)."""
+    from types import SimpleNamespace
+
+    from dictate.dictation.session import State
+    from dictate.ui import live_overlay
+    from dictate.ui.qt_app import DictateUI
+
+    assert live_overlay.overlay_supported()  # offscreen, like X11: the strip is allowed
+    monkeypatch.setattr(live_overlay.QGuiApplication, "platformName", lambda: "wayland")
+    assert not live_overlay.overlay_supported()
+    refreshed = []
+    ui = SimpleNamespace(
+        overlay=None,
+        app=SimpleNamespace(
+            session=SimpleNamespace(state=State.RECORDING),
+            settings=SimpleNamespace(live_preview=True),
+            recorder=SimpleNamespace(level_db=-30.0),
+        ),
+        refresh=lambda: refreshed.append(1),
+    )
+    DictateUI._show_overlay(ui, SimpleNamespace(state=State.RECORDING))  # type: ignore[arg-type]
+    assert ui.overlay is None
+    DictateUI.on_preview(ui, SimpleNamespace(committed="ask not", tentative="what"))  # type: ignore[arg-type]
+    assert refreshed  # the main window's status line and the tooltip take the words

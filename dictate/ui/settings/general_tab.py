@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QToolButton, QWidget
 
 from dictate import choices
@@ -116,6 +117,15 @@ class GeneralTab(Tab):
         """Live dictation (dictation/live.py): transcribe while speaking, preview, typing."""
         self.live_check = self.check("Transcribe while I speak (a short wait after release)")
         self.preview_check = self.check("Show the words near the bottom of the screen")
+        self.preview_check.setToolTip(
+            "A strip that never takes the keyboard focus. Not on Wayland, where a window cannot"
+            " be kept from taking it: there the dictate window and the tray tooltip show the words."
+        )
+        if QGuiApplication.platformName().startswith("wayland"):
+            self.preview_check.setText(
+                "Show the words while I speak (on Wayland: in the dictate window and the tray"
+                " tooltip, not on screen)"
+            )
         self.type_live_check = self.check("Type the words while I speak")
         self.type_live_check.setToolTip(
             "Text is typed as soon as it is final. Cancel then removes nothing already typed."
