@@ -370,7 +370,7 @@ def _check_rates(tracks: list[_Track], decode: Decode) -> None:
 
 
 WORD_EDGE_S = 0.2  # a word's aligned start may fall this far before its speech
-MAX_WORD_S = 1.5  # speech between one word's start and the next's: more hides words
+MAX_WORD_S = 1.2  # speech between one word's start and the next's: more hides words
 NEAR_S = 4.0  # text decoded alone that the words this close already hold was misplaced
 
 # Where a piece decoded alone goes: by its time (None), or after word i of a segment (i = -1:
