@@ -503,3 +503,12 @@ def test_speech_under_one_stretched_word_is_decoded_alone_and_put_before_its_seg
     assert texts(items) == [s[2] for s in close]
     assert [i.start for i in items] == sorted(i.start for i in items)
     assert all(a.end <= b.start for a, b in itertools.pairwise(items))
+
+
+def test_a_filler_alone_in_a_wordless_region_is_not_written():
+    sentences = [DENSE[0], (4.6, 6.6, "Um."), DENSE[2]]
+    speaker = Speaker(sentences, hide={0: 1})
+    locate = locate_from(sentences)
+    items = list(settle([speaker.window(0.0, 13.0)], speaker.decode, locate=locate))
+    assert texts(items) == [DENSE[0][2], DENSE[2][2]]
+    assert speaker.calls[-1][2] is False  # it was decoded alone, and left out

@@ -383,9 +383,10 @@ def _wordless(
     timed: Timed, regions: list[tuple[float, float]], end: float
 ) -> list[tuple[float, float, Anchor]]:
     """Speech without words, by the words' times: a region of ≥ MIN_RETRY_S that no word
-    starts in (anchored by time), and the speech after a word that holds more than MAX_WORD_S
-    before the next word starts (the alignment stretched one word over speech nothing was
-    written for; anchored before the segment if it is its first word, else after the word)."""
+    starts in (anchored by time), and the regions under a word whose time holds more than
+    MAX_WORD_S of speech before the next word starts (the alignment stretched one word over
+    speech nothing was written for; anchored before the segment if it is its first word, else
+    after the word). Each region is in one stretch at most."""
     said = sorted(
         (t, k, i)
         for k, (item, ts) in enumerate(timed)
@@ -403,11 +404,15 @@ def _wordless(
     for (t, k, i), after in zip(said, nexts, strict=True):
         if coverage.speech_under(t, after, regions) <= MAX_WORD_S:
             continue
-        if any(a < after and b > t and anchor is None for a, b, anchor in found):
-            continue  # a region that is wordless anyway
+        # The whole regions under the stretch: the alignment's word times are no place to cut
+        # a sentence (each region is decoded once).
+        under = [(a, b) for a, b in regions if a < after and b > t]
+        a, b = under[0][0], under[-1][1]
+        if any(fa < b and fb > a for fa, fb, _ in found):
+            continue
         seg = timed[k][0]
         assert isinstance(seg, Segment)  # only segments have words
-        found.append((t, after, (seg, i - 1 if i == 0 else i)))
+        found.append((a, b, (seg, i - 1 if i == 0 else i)))
     return found
 
 
@@ -415,7 +420,8 @@ def _check_words(tracks: list[_Track], decode: Decode, locate: Locate) -> None:
     """Every stretch of speech has words spoken in it (by `locate`, the words' times; see
     `_wordless`). What has none is cut into pieces (`coverage.pieces`) and decoded alone, all
     together; a piece's text goes in at its place, unless the words near it already hold it
-    (the alignment put them elsewhere); a piece of ≥ MIN_STRETCH_S that gives nothing is a gap."""
+    (the alignment put them elsewhere) or it is only a filler ("Um."); a piece of ≥
+    MIN_STRETCH_S that gives nothing is a gap."""
     checks: list[tuple[_Track, Timed, Window, Anchor]] = []
     for track in tracks:
         w = track.window
@@ -456,7 +462,8 @@ def _check_words(tracks: list[_Track], decode: Decode, locate: Locate) -> None:
             for word, t in zip(seg.text.split(), ts, strict=False)
             if a - NEAR_S <= t <= b + NEAR_S
         ]
-        if coverage.holds(coverage.words(" ".join(near)), coverage.words(row[0].text)):
+        alone = [w for w in coverage.words(row[0].text) if w not in coverage.FILLERS]
+        if not alone or coverage.holds(coverage.words(" ".join(near)), alone):
             log.debug("%.1f–%.1f s: %r is in the text near it", a, b, row[0].text)
             continue
         log.debug("%.1f–%.1f s: no words were spoken here; alone: %r", a, b, row[0].text)
