@@ -98,3 +98,19 @@ def test_a_sentence_under_the_next_ones_time_comes_out(engine, fixtures_dir, mon
         assert all(s.start <= s.end for s in segments)
     else:
         assert first > MAX_SENTENCE_WER, text
+
+
+@pytest.mark.parametrize("words", [True, False])
+def test_a_sentence_under_one_stretched_word_comes_out(engine, fixtures_dir, monkeypatch, words):
+    """Random join 0 (tests/random_joins.py): tiny.en skips LDC93S1 and starts the next clip's
+    segment where it began, 0.4 s before that clip (too short a pause for the phrase check, and
+    a plausible speaking rate over both). The words' times (alignment heads) find it; without
+    them the piece is lost (the test's control)."""
+    from dictate.engine import longform
+    from tests import random_joins as rj
+
+    rec = rj.build(0, False, fixtures_dir)
+    if not words:
+        monkeypatch.setattr(longform, "_check_words", lambda *args: None)
+    text = " ".join(s.text for s in engine.transcribe_long(blocks(rec.audio)))
+    assert (rj.lost_pieces(text, rec) == []) is words, text

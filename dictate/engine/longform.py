@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from dictate.engine import coverage
 from dictate.errors import Cancelled
 from dictate.transcript import Segment
 
@@ -122,6 +123,10 @@ class Gap:
     start: float
     end: float
 
+
+# Where each word of a window's texts was spoken (seconds from the window's start, one list
+# per text, a time per word split on spaces); empty lists where the model cannot tell.
+Locate = Callable[[Window, list[str]], list[list[float]]]
 
 # Decodes windows together: with timestamps → each window's segments (seconds from the window's
 # start, already filtered by `speakable`); without → at most one segment over the window's speech.
@@ -245,7 +250,7 @@ def _shift(segments: list[Segment], offset: float) -> list[Segment]:
 
 
 def settle(
-    batch: list[Window], decode: Decode, *, redecode: bool = True
+    batch: list[Window], decode: Decode, *, redecode: bool = True, locate: Locate | None = None
 ) -> Iterator[Segment | Gap]:
     """Decode `batch` and re-decode whatever speech its segments skipped, until every stretch of
     speech has text or is reported as a `Gap`; yields segments and gaps in time order.
@@ -255,6 +260,11 @@ def settle(
     nothing after it is cut). When such a window makes no progress, the skipped speech alone is
     decoded without timestamps; if even that gives no text, it is a gap. `redecode=False` takes
     each window's first decode as it is (the first version's behaviour, for measuring).
+
+    Then the checks that timestamps cannot make: a phrase hidden under a segment's start
+    (`_check_phrases`), a segment with too few words for its speech (`_check_rates`), and,
+    with `locate`, every speech region of ≥ MIN_RETRY_S that no word was spoken in
+    (`_check_words`).
     """
     if not redecode:
         for window, row in zip(batch, decode(batch, True), strict=True):
@@ -272,6 +282,9 @@ def settle(
                 _advance(track, row)
         active = [t for t in tracks if t.left is not None]
     _check_phrases(tracks, decode)
+    _check_rates(tracks, decode)
+    if locate is not None:
+        _check_words(tracks, decode, locate)
     for track in tracks:
         yield from track.items
 
@@ -309,6 +322,190 @@ def _check_phrases(tracks: list[_Track], decode: Decode) -> None:
             ),
             Segment(round(after, 3), max(seg.end, round(after, 3)), seg.text),
         ]
+
+
+def _check_rates(tracks: list[_Track], decode: Decode) -> None:
+    """The speaking-rate check of a batch (`coverage.sparse`): a segment with too few words for
+    the speech under its time is cut at the gate's pauses and each piece decoded alone, all of
+    them together; when the pieces hold words the segment lacks (`coverage.better`), they
+    replace it, and a piece of ≥ MIN_STRETCH_S that still gives nothing is a gap."""
+    checks: list[tuple[_Track, Segment, list[Window]]] = []
+    for track in tracks:
+        w = track.window
+        regions = [(w.offset + a, w.offset + b) for a, b in w.regions]
+        for seg in (item for item in track.items if isinstance(item, Segment)):
+            if not coverage.sparse(seg.text, seg.start, seg.end, regions):
+                continue
+            spans = coverage.pieces(seg.start, seg.end, regions)
+            length = w.end - w.offset
+            cuts = [
+                coverage.bounds((a - w.offset, b - w.offset), w.regions, length) for a, b in spans
+            ]
+            checks.append((track, seg, [slice_window(w, a, b) for a, b in cuts]))
+    if not checks:
+        return
+    rows = iter(decode([p for _, _, parts in checks for p in parts], False))
+    for track, seg, parts in checks:
+        found = [next(rows) for _ in parts]
+        segments = [item for item in track.items if isinstance(item, Segment)]
+        at = segments.index(seg)
+        before = segments[at - 1].text if at else ""
+        after = segments[at + 1].text if at + 1 < len(segments) else ""
+        alone = [row[0].text if row else "" for row in found]
+        plan = coverage.better(alone, seg.text, before, after)
+        log.debug("%.1f–%.1f s: %r, few words for its speech; alone %r: %s", seg.start, seg.end,
+                  seg.text, alone, "rewritten" if plan else "kept")  # fmt: skip
+        if plan is None:
+            continue
+        new: list[Segment | Gap] = []
+        for part, row, text in zip(parts, found, plan, strict=True):
+            a, b = part.regions[0][0], part.regions[-1][1]
+            start, end = round(part.offset + a, 3), round(part.offset + b, 3)
+            if text:
+                new.append(Segment(start, end, text))
+            elif not row and b - a >= MIN_STRETCH_S:  # nothing even alone: a gap
+                new.append(Gap(start, end))
+        i = track.items.index(seg)
+        track.items[i : i + 1] = new
+
+
+WORD_EDGE_S = 0.2  # a word's aligned start may fall this far before its speech
+MAX_WORD_S = 1.2  # speech between one word's start and the next's: more hides words
+NEAR_S = 4.0  # text decoded alone that the words this close already hold was misplaced
+
+# Where a piece decoded alone goes: by its time (None), or after word i of a segment (i = -1:
+# before it).
+Anchor = tuple[Segment, int] | None
+Timed = list[tuple[Segment | Gap, list[float]]]
+
+
+def _wordless(
+    timed: Timed, regions: list[tuple[float, float]], end: float
+) -> list[tuple[float, float, Anchor]]:
+    """Speech without words, by the words' times: a region of ≥ MIN_RETRY_S that no word
+    starts in (anchored by time), and the regions under a word whose time holds more than
+    MAX_WORD_S of speech before the next word starts (the alignment stretched one word over
+    speech nothing was written for; anchored before the segment if it is its first word, else
+    after the word). Each region is in one stretch at most."""
+    said = sorted(
+        (t, k, i)
+        for k, (item, ts) in enumerate(timed)
+        if isinstance(item, Segment)
+        for i, t in enumerate(ts)
+    )
+    gaps = [(g.start, g.end) for g, _ in timed if isinstance(g, Gap)]
+    found: list[tuple[float, float, Anchor]] = []
+    for a, b in regions:
+        if b - a < MIN_RETRY_S or any(ga < b and gb > a for ga, gb in gaps):
+            continue
+        if not any(a - WORD_EDGE_S <= t <= b for t, _, _ in said):
+            found.append((a, b, None))
+    nexts = [t for t, _, _ in said[1:]] + [min(end, max(s.end for s, _ in timed) + EDGE_S)]
+    for (t, k, i), after in zip(said, nexts, strict=True):
+        if coverage.speech_under(t, after, regions) <= MAX_WORD_S:
+            continue
+        # The whole regions under the stretch: the alignment's word times are no place to cut
+        # a sentence (each region is decoded once).
+        under = [(a, b) for a, b in regions if a < after and b > t]
+        a, b = under[0][0], under[-1][1]
+        if any(fa < b and fb > a for fa, fb, _ in found):
+            continue
+        seg = timed[k][0]
+        assert isinstance(seg, Segment)  # only segments have words
+        found.append((a, b, (seg, i - 1 if i == 0 else i)))
+    return found
+
+
+def _check_words(tracks: list[_Track], decode: Decode, locate: Locate) -> None:
+    """Every stretch of speech has words spoken in it (by `locate`, the words' times; see
+    `_wordless`). What has none is cut into pieces (`coverage.pieces`) and decoded alone, all
+    together; a piece's text goes in at its place, unless the words near it already hold it
+    (the alignment put them elsewhere) or it is only a filler ("Um."); a piece of ≥
+    MIN_STRETCH_S that gives nothing is a gap."""
+    checks: list[tuple[_Track, Timed, Window, Anchor]] = []
+    for track in tracks:
+        w = track.window
+        segments = [item for item in track.items if isinstance(item, Segment)]
+        if not segments:
+            continue
+        times = locate(w, [seg.text for seg in segments])
+        if not any(times):
+            continue  # the model gives no alignment
+        starts = iter(times)
+        timed: Timed = [
+            (item, [w.offset + t for t in next(starts)] if isinstance(item, Segment) else [])
+            for item in track.items
+        ]
+        regions = [(w.offset + a, w.offset + b) for a, b in w.regions]
+        length = w.end - w.offset
+        for a, b, anchor in _wordless(timed, regions, w.end):
+            for pa, pb in coverage.pieces(a - w.offset, b - w.offset, w.regions):
+                cut = coverage.bounds((pa, pb), w.regions, length)
+                checks.append((track, timed, slice_window(w, *cut), anchor))
+    if not checks:
+        return
+    rows = decode([piece for _, _, piece, _ in checks], False)
+    changed: dict[int, tuple[_Track, Timed]] = {}
+    for (track, timed, piece, anchor), row in zip(checks, rows, strict=True):
+        a = round(piece.offset + piece.regions[0][0], 3)
+        b = round(piece.offset + piece.regions[-1][1], 3)
+        if not row:
+            log.debug("%.1f–%.1f s: no words were spoken here, and none alone", a, b)
+            if b - a >= MIN_STRETCH_S:
+                timed.append((Gap(a, b), []))
+                changed[id(track)] = (track, timed)
+            continue
+        near = [
+            word
+            for seg, ts in timed
+            if isinstance(seg, Segment)
+            for word, t in zip(seg.text.split(), ts, strict=False)
+            if a - NEAR_S <= t <= b + NEAR_S
+        ]
+        alone = [w for w in coverage.words(row[0].text) if w not in coverage.FILLERS]
+        if not alone or coverage.holds(coverage.words(" ".join(near)), alone):
+            log.debug("%.1f–%.1f s: %r is in the text near it", a, b, row[0].text)
+            continue
+        log.debug("%.1f–%.1f s: no words were spoken here; alone: %r", a, b, row[0].text)
+        _insert(timed, Segment(a, b, row[0].text), anchor)
+        changed[id(track)] = (track, timed)
+    for track, timed in changed.values():
+        track.items = [item for item, _ in timed]
+
+
+def _insert(timed: Timed, new: Segment, anchor: Anchor) -> None:
+    """Put `new` among the timed items, in place: at `anchor` (see `Anchor`), else at its time;
+    a segment with words on both sides is split there."""
+    for k, (seg, ts) in enumerate(timed):
+        if not isinstance(seg, Segment):
+            continue
+        words = seg.text.split()
+        if len(ts) != len(words):
+            continue
+        if anchor is not None:
+            if seg is not anchor[0]:
+                continue
+            cut = anchor[1] + 1
+        else:
+            cut = next((i for i, t in enumerate(ts) if t >= new.start), len(ts))
+            if cut == len(ts) and seg.end > new.start:
+                cut = 0 if seg.start >= new.start else cut
+            elif cut == len(ts):
+                continue
+        if cut == 0:
+            timed.insert(k, (new, [new.start]))
+            if seg.start < new.end:
+                timed[k + 1] = (Segment(new.end, max(seg.end, new.end), seg.text), ts)
+            return
+        if cut >= len(words):
+            timed.insert(k + 1, (new, [new.start]))
+            return
+        head = Segment(seg.start, min(max(seg.start, new.start), seg.end), " ".join(words[:cut]))
+        tail = Segment(max(new.end, head.end), max(seg.end, new.end), " ".join(words[cut:]))
+        timed[k : k + 1] = [(head, ts[:cut]), (new, [new.start]), (tail, ts[cut:])]
+        return
+    at = next((k for k, (item, _) in enumerate(timed) if item.start > new.start), len(timed))
+    timed.insert(at, (new, [new.start]))
 
 
 def _advance(track: _Track, row: list[Segment]) -> None:

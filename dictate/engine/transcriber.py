@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError
 
 from dictate.audio.gate import SpeechGate
-from dictate.engine import catalog, greedy, inference, loading, longform
+from dictate.engine import align, catalog, coverage, greedy, inference, loading, longform
 from dictate.engine import device as devices
 from dictate.engine.longform import WINDOW_S, Gap, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
@@ -26,6 +26,7 @@ from dictate.engine.parts import LeanParts
 from dictate.engine.priority import PriorityLock
 from dictate.engine.route import ModelFacts, Route, decide
 from dictate.engine.vocabulary import apply_spelling, prompt_terms
+from dictate.engine.window import FULL_WINDOW_S
 from dictate.errors import Cancelled, DeviceError, ModelError
 from dictate.transcript import DictationResult, Segment, Timings
 
@@ -264,16 +265,38 @@ class Engine:
             return result
         timings = Timings()
         speech_s = audio.size / SAMPLE_RATE
+        regions: list[tuple[float, float]] = []
         if options.use_gate:
             t0 = time.perf_counter()
-            speech_s = sum(end - start for start, end in self.gate.regions(audio))
+            regions = self.gate.regions(audio)
+            speech_s = sum(end - start for start, end in regions)
             timings.gate_ms = _ms(t0)
             if speech_s == 0.0:
                 return DictationResult("", timings, 0.0)
         tokens = self._run(lambda: self._infer(audio, options, timings), urgent=True)
         text = self._processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
         text = apply_spelling(text, prompt_terms(options.prompt))
+        if options.redecode and coverage.sparse(text, 0.0, audio.size / SAMPLE_RATE, regions):
+            t0 = time.perf_counter()
+            text = self._fill_in(Window(audio, 0.0, regions), text, options)
+            timings.decoding_ms += _ms(t0)
         return DictationResult(text, timings, speech_s, tokens)
+
+    def _fill_in(self, clip: Window, text: str, options: TranscribeOptions) -> str:
+        """A clip whose text has too few words for its speech (`coverage.sparse`): its pieces
+        (cut at the gate's pauses) decoded alone, written instead when they hold words the
+        text lacks (`coverage.better`). `DictationResult.tokens` stay the first decode's."""
+        length = clip.audio.size / SAMPLE_RATE
+        spans = coverage.pieces(0.0, length, clip.regions)
+        parts = [
+            longform.slice_window(clip, *coverage.bounds(span, clip.regions, length))
+            for span in spans
+        ]
+        rows = self._decode_windows(parts, options, None, urgent=True, timestamps=False)
+        alone = [row[0].text if row else "" for row in rows]
+        plan = coverage.better(alone, text)
+        log.debug("%r has few words for its speech; alone %r: %s", text, alone, bool(plan))
+        return text if plan is None else " ".join(t for t in plan if t)
 
     def transcribe_long(
         self,
@@ -307,8 +330,17 @@ class Engine:
 
         pending: list[Window] = []
 
+        def locate(window: Window, texts: list[str]) -> list[list[float]]:
+            return self._run(lambda: self._word_starts(window, texts, options), urgent)
+
         def settle() -> Iterator[Segment]:
-            for item in longform.settle(pending, decode, redecode=options.redecode):
+            found = longform.settle(
+                pending,
+                decode,
+                redecode=options.redecode,
+                locate=locate if options.redecode else None,
+            )
+            for item in found:
                 if isinstance(item, Gap):
                     log.warning("no text for speech at %.1f–%.1f s", item.start, item.end)
                     if on_gap:
@@ -329,6 +361,31 @@ class Engine:
             yield from settle()
             if on_progress:
                 on_progress(pending[-1].end)
+
+    def _word_starts(
+        self, window: Window, texts: list[str], options: TranscribeOptions
+    ) -> list[list[float]]:
+        """Where each word of `texts` (a window's segments) was spoken, by the model's
+        alignment heads (`align.word_starts`); empty lists where it has none, or where a
+        multilingual model was not told the language."""
+        language = options.language or ("en" if self._force_english else None)
+        prefix = greedy.init_tokens(self._model.generation_config, language, timestamps=False)
+        if prefix is None:
+            return [[] for _ in texts]
+        one = self._pass()
+        # int8 where a plain dictation may use it (CPU, English): half the encoder's time, and
+        # the words land within a frame or two of the full-precision encoder's.
+        int8 = self._route(options, False, inference.MAX_TOKENS).int8_encoder
+        encoder = one.lean.int8_encoder() if int8 else None
+        encoded = one.encode(window.audio, FULL_WINDOW_S, Timings(), encoder)
+        return align.word_starts(
+            self._model,
+            self._processor.tokenizer,
+            encoded,
+            prefix,
+            texts,
+            window.audio.size / SAMPLE_RATE,
+        )
 
     def _regions_for(
         self, options: TranscribeOptions
