@@ -3,14 +3,14 @@
 
 Each recording (every shared clip, random order, pauses 0.2–2 s, gains, telephone band, half
 with the pauses inside sentences stretched to 0.7–1.5 s) is dictated live at engine level, fed
-on the live thread at `--speed` × the pace of speech (default 2: 35 minutes of speech), and
+on the live thread at `--speed` × the pace of speech (default 3: 35 minutes of speech), and
 decoded whole as at release with live transcription off. Scored as a person reads the text:
 pieces lost (over half their words missing), WER, WER with case and punctuation (`cased_wer`),
 and broken joins (a full stop before a lower-case word, a capital mid-sentence) per minute of
 speech. `--no-bridge` measures live text without the decode across each chunk join
 (`LiveSettings.bridge_s = 0`) beside it.
 
-    python benchmarks/live_joins.py [--seeds 0-29] [--speed 2] [--no-bridge] [--write-readme]
+    python benchmarks/live_joins.py [--seeds 0-29] [--speed 3] [--no-bridge] [--write-readme]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = arguments(__doc__)
     p.add_argument("--seeds", default="0-29", help="seeds of tests/random_joins.py (0-29)")
     p.add_argument("--no-bridge", action="store_true", help="also live without join decodes")
-    p.add_argument("--speed", type=float, default=2.0, help="× the pace of speech (default 2)")
+    p.add_argument("--speed", type=float, default=3.0, help="× the pace of speech (default 3)")
     args = p.parse_args(argv)
     chosen = seeds(args.seeds)
     if args.write_readme and chosen != list(range(30)):
