@@ -46,6 +46,7 @@ def args(*files: Path, fmt: str = "txt") -> argparse.Namespace:
         device="cpu",
         dtype=None,
         assistant=None,
+        overwrite=False,
     )
 
 
