@@ -130,6 +130,9 @@ class App:
         from dictate.files.queue import FileQueue
         from dictate.output.inserter import Inserter
 
+        if problem := self._language_problem(settings):  # a settings.json edited by hand
+            settings = replace(settings, language=None)
+            warnings = [*(warnings or []), f"language: {problem}; English is used"]
         s = settings
         self._settings = settings
         # Writers (the UI's apply_settings, a model that finished loading) take turns here;

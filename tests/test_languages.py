@@ -85,3 +85,22 @@ def test_switching_to_an_english_only_model_puts_the_language_right(app) -> None
     app._model_loaded("tiny.en", "cpu", None)
     assert app.settings.language is None and app.options.language is None
     assert any("English only" in m for m in said)
+
+
+def test_a_language_set_by_hand_for_an_english_only_model_is_english_from_the_start(
+    tmp_path, monkeypatch
+) -> None:
+    """A settings.json edited by hand (German for tiny.en): said at start, not a failed
+    dictation later."""
+    from dictate.app import App
+    from dictate.config import Settings
+
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"DICTATE_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("DICTATE_SOCKET", str(tmp_path / "control.sock"))
+    app = App(Settings(device="cpu", model="tiny.en", language="de"), say=lambda m: None)
+    try:
+        assert app.settings.language is None and app.options.language is None
+        assert any("language" in w and "English" in w for w in app.warnings), app.warnings
+    finally:
+        app.shutdown()
