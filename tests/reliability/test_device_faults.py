@@ -60,8 +60,16 @@ class RunningApp:
         raise AssertionError(f"never said /{pattern}/; said: {self.said}")
 
     def wait_status(self, word: str, timeout: float = 120.0) -> str:
+        """The detail once the status word is `word`. "ready" is also the model in with no
+        microphone here (CI has no sound card): then the status puts the microphone first."""
+
+        def reached(state: tuple[str, str]) -> bool:
+            if word == "ready" and state[0] == "no microphone":
+                return "the model is loading" not in state[1]
+            return state[0] == word
+
         deadline = time.monotonic() + timeout
-        while (state := self.app.status())[0] != word:
+        while not reached(state := self.app.status()):
             assert time.monotonic() < deadline, (state, self.said)
             time.sleep(0.05)
         return state[1]
@@ -118,8 +126,12 @@ def test_no_microphone_at_start_is_said_and_the_app_keeps_running(
     # machine has no input at all, or "PortAudio is not installed".
     message = running.wait_said("microphone|PortAudio")
     assert re.search("no microphone|PortAudio", message) and "\n" not in message, message
-    reply = running.control("status")  # still answering, and ready for the next try
-    assert reply["ok"] and reply["state"] == "ready", reply
+    deadline = time.monotonic() + 30  # the start's own failure (the line may be the health check's)
+    while (reply := running.control("status"))["state"] == "recording":
+        assert time.monotonic() < deadline, reply
+        time.sleep(0.05)
+    # Still answering, and ready for the next try: the missing microphone said first.
+    assert reply["ok"] and reply["state"] == "no microphone", reply
     [entry] = running.app.history.recent(5)
     assert entry.status == "error" and "microphone" in (entry.error or ""), entry
 
@@ -178,7 +190,9 @@ def test_model_folder_deleted_is_said_and_the_app_keeps_running(
     copy_model(tiny_en_dir, folder)  # put back: the app takes it without a restart
     running.app.switch_model(str(folder))
     running.wait_status("ready")
-    assert running.control("status")["state"] == "ready"
+    # CI has no microphone: the status says so first, and the model's error is gone.
+    assert running.control("status")["state"] in ("ready", "no microphone")
+    assert running.app.holder.engine is not None
 
 
 DAMAGES = ["weights cut short", "config is not JSON", "tokenizer gone"]
