@@ -64,6 +64,16 @@ def attention(
     return torch.stack(found)
 
 
+def _usable_heads(model: Any, heads: Any) -> list[tuple[int, int]]:
+    """The alignment heads that exist in this decoder: a generation config copied from
+    another size of the model (a distilled or a test model) may name layers or heads it lacks."""
+    if not heads:
+        return []
+    config = model.config
+    layers, count = config.decoder_layers, config.decoder_attention_heads
+    return [(int(a), int(b)) for a, b in heads if 0 <= int(a) < layers and 0 <= int(b) < count]
+
+
 def dtw(cost: np.ndarray) -> list[int]:
     """The first column of each row on the cheapest monotonic path through `cost` [rows,
     columns] from the top-left to the bottom-right (steps right, down, or both). Each row's
@@ -118,7 +128,7 @@ def word_starts(
     """For each text (a window's segments, in order), the second each of its words (split on
     spaces) starts, from the window's start; [] for every text where the model has no
     alignment heads."""
-    heads = getattr(model.generation_config, "alignment_heads", None)
+    heads = _usable_heads(model, getattr(model.generation_config, "alignment_heads", None))
     if not heads:
         return [[] for _ in texts]
     pieces: list[list[int]] = []  # each word's tokens
