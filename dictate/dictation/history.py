@@ -64,7 +64,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE dictations ADD COLUMN gaps TEXT",),
     # 3: the last insertion into each window, so spacing survives a restart (dictation/spacing).
     (
-        """CREATE TABLE insertions (
+        """CREATE TABLE IF NOT EXISTS insertions (
             window TEXT NOT NULL, wm_class TEXT NOT NULL,  -- an X11 id, and its WM_CLASS
             tail TEXT NOT NULL,  -- the last character the insertion left
             at REAL NOT NULL,  -- when (only the newest rows are kept)
