@@ -249,3 +249,11 @@ def test_a_silent_first_chunk_makes_no_join() -> None:
     p.chunk("", at=100)
     p.finish("Hello there.")
     assert p.joins == []
+
+
+def test_an_unmatched_bridge_still_joins_a_sentence_the_next_chunk_continues() -> None:
+    p = CommitPolicy()
+    p.chunk("we desire and crease.", at=10)
+    p.finish("that thereby beauty's rose")
+    assert not p.mend(p.joins[0], "desire increase that")  # "and crease" is not in it
+    assert p.text == "we desire and crease that thereby beauty's rose"

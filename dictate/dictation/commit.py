@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 _NOT_WORD = re.compile(r"[^\w']+")
+_SENTENCE_END = re.compile(r"(?<=\w)[.!?]$")  # a word that ends a sentence: "room."
 _TRAILING = re.compile(r"^(.*?\w)([^\w]*)$")  # a word and the punctuation after it
 
 
@@ -214,6 +215,11 @@ class CommitPolicy:
         mended = mend_join(self.committed[:i], self.committed[i:], split_words(bridge))
         self.joins[k] = Join(join.index, join.at, mended=True)
         if mended is None:
+            # The bridge heard other words: the later chunk's own case still says whether a
+            # sentence starts there ("crease." + "that thereby" is one sentence).
+            left, right = self.committed[i - 1], self.committed[i]
+            if _SENTENCE_END.search(left) and right[:1].islower():
+                self.committed[i - 1] = _SENTENCE_END.sub("", left)
             return False
         self.committed[i - 1], self.committed[i] = mended
         return True
