@@ -80,7 +80,7 @@ def test_watch_leaves_a_recording_microphone_alone() -> None:
     assert watch.probes == 0 and h.ok
 
 
-def _until(cond: Any, timeout: float = 5.0) -> None:
+def _until(cond: Any, timeout: float = 30.0) -> None:  # a hang guard: CI is loaded
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out"
