@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import srt
 import webvtt
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
@@ -39,8 +39,13 @@ def drop(widget: QWidget, urls: list[QUrl]) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls(urls)
     centre = QPointF(widget.rect().center())
+    # QDragEnterEvent takes a QPoint (PySide6 < 6.12 accepts nothing else), QDropEvent a QPointF.
     enter = QDragEnterEvent(
-        centre, COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        centre.toPoint(),
+        COPY_OR_MOVE,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
@@ -164,9 +169,9 @@ def test_a_drop_whose_files_never_arrive_is_said(held_panel):
     mime = QMimeData()
     mime.setData("text/uri-list", b"")  # announces URLs, delivers none
     centre = QPointF(held_panel.rect().center())
-    args = (centre, COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(held_panel, QDragEnterEvent(*args))
-    QApplication.sendEvent(held_panel, QDropEvent(*args))
+    rest = (COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(held_panel, QDragEnterEvent(centre.toPoint(), *rest))
+    QApplication.sendEvent(held_panel, QDropEvent(centre, *rest))
     assert held_panel.queue.jobs == []
     assert "carried no files" in held_panel.message
 
@@ -175,7 +180,7 @@ def test_a_drag_without_urls_is_not_taken(held_panel):
     mime = QMimeData()
     mime.setText("just some text")
     enter = QDragEnterEvent(
-        QPointF(5, 5), COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPoint(5, 5), COPY_OR_MOVE, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(held_panel.drop_zone, enter)
     assert not enter.isAccepted()
@@ -196,7 +201,10 @@ def test_progress_results_copy_and_remove(random_panel, tmp_path, qtbot):
     assert panel.row_for(job.id).text(3).endswith("/ 0:40")
     # The results are the segments with their [mm:ss] starts (known ones, as the random
     # model's words are noise): shown when the job is selected again.
+    # (The random model's noise on a tone may leave wordless stretches: gaps, shown in the
+    # results as the next test checks; set aside here.)
     job.segments[:] = [Segment(0.0, 2.0, " Hello there."), Segment(31.5, 33.0, "Bye. ")]
+    job.gaps[:] = []
     panel.tree.setCurrentItem(None)
     panel.select_job(job.id)
     assert panel.results_text() == "[00:00] Hello there.\n[00:31] Bye."
