@@ -349,15 +349,12 @@ class Engine:
                     before.append(item.text)
                     yield item
 
-        # The first window alone: a progress bar then moves (and can estimate the rest) after
-        # one window's decode, not after a whole batch (about 2 minutes of audio).
-        size = 1
         for window in windows(blocks, self._regions_for(options), cancel):
             if window.regions:
                 pending.append(window)
-            if len(pending) >= size:
+            if len(pending) >= batch:
                 yield from settle()
-                pending, size = [], batch
+                pending = []
             if on_progress and not pending:
                 on_progress(window.end)
         if pending:
