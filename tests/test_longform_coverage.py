@@ -171,6 +171,28 @@ def test_a_sentence_hidden_under_the_next_ones_time_is_decoded_alone_and_kept():
     assert starts == sorted(starts) and all(a <= b for a, b in spans)
 
 
+def test_a_sentence_split_between_two_segments_times_is_decoded_from_its_own_start():
+    """Whisper writes sentence 0 over half of sentence 1's speech and sentence 2 over the rest
+    (seen on random joins: LDC93S1 lost between two pieces): the phrase under sentence 2's start
+    is decoded from the start of its speech region, not from where the segment's time begins,
+    so the whole of sentence 1 comes back between them."""
+    speaker = Speaker(SENTENCES)
+
+    def decode(windows, timestamps):
+        rows = speaker.decode(windows, timestamps)
+        if timestamps and windows[0].offset == 0.0 and len(rows[0]) == 4:
+            s0, _, s2, s3 = rows[0]
+            rows[0] = [Segment(s0.start, 7.0, s0.text), Segment(7.0, s2.end, s2.text), s3]
+        return rows
+
+    items = list(settle([speaker.window(0.0, 20.0)], decode))
+    assert texts(items) == [s[2] for s in SENTENCES]
+    plain = [c for c in speaker.calls if not c[2]]
+    assert (pytest.approx(5.0 - longform.LEAD_S), pytest.approx(10.0), False) in plain, plain
+    starts = [i.start for i in items]
+    assert starts == sorted(starts)
+
+
 def test_a_segment_over_two_phrases_that_holds_both_is_left_alone():
     """One segment over two phrases whose text holds the first: one check, nothing changes."""
     speaker = Speaker(SENTENCES)

@@ -303,8 +303,13 @@ def _check_phrases(tracks: list[_Track], decode: Decode) -> None:
             checks.append((track, segments[i], segments[i - 1] if i else None, start, after))
     if not checks:
         return
+    # A phrase is decoded from the start of its speech region, also where the segment before
+    # claims that region's beginning: a sentence cut by a timestamp decodes as its tail alone
+    # ("was for all year.") and its head stays lost under the previous segment's time.
     pieces = [
-        slice_window(t.window, max(0.0, a - t.window.offset - LEAD_S), b - t.window.offset)
+        slice_window(
+            t.window, max(0.0, _region_start(a, t) - t.window.offset - LEAD_S), b - t.window.offset
+        )
         for t, _, _, a, b in checks
     ]
     rows = decode(pieces, False)
@@ -322,6 +327,12 @@ def _check_phrases(tracks: list[_Track], decode: Decode) -> None:
             ),
             Segment(round(after, 3), max(seg.end, round(after, 3)), seg.text),
         ]
+
+
+def _region_start(at: float, track: _Track) -> float:
+    """The start of the speech region (seconds from the recording's start) that holds `at`."""
+    w = track.window
+    return next((w.offset + a for a, b in w.regions if w.offset + a <= at < w.offset + b), at)
 
 
 def _check_rates(tracks: list[_Track], decode: Decode) -> None:
