@@ -87,8 +87,9 @@ def test_the_model_runs_tripwire_sees_single_and_batched_decoding(engine, model_
     # The windows alone (re-decoding what the random model skips has tests of its own).
     options = TranscribeOptions(use_gate=False, file_batch=3, redecode=False)
     list(engine.transcribe_long(iter([tone(10.0) for _ in range(10)]), options))
-    # Three windows decoded together, then the lone last one: the tripwire saw all four.
-    assert batches == [3] and len(model_runs) >= 4, (batches, model_runs)
+    # The first window alone (progress after one window), then the three others together:
+    # the tripwire saw all four.
+    assert batches == [1, 3] and len(model_runs) >= 4, (batches, model_runs)
 
 
 def test_gate_stops_silence_before_the_model(engine, model_must_not_run):
@@ -164,13 +165,15 @@ def test_long_form_batches_windows_and_reports_progress_per_batch(engine, monkey
 
     monkeypatch.setattr(inference.Pass, "run_batch", spy)
     seen: list[float] = []
-    blocks = [tone(10.0) for _ in range(10)]  # 100 s, no pauses: hard cuts at 30 s
+    blocks = [tone(10.0) for _ in range(13)]  # 130 s, no pauses: hard cuts at 30 s
     options = TranscribeOptions(use_gate=False, file_batch=3, redecode=False)
     segments = list(engine.transcribe_long(iter(blocks), options, on_progress=seen.append))
-    assert batches == [[30 * SR] * 3]  # the last, lone window goes through _infer
-    assert seen == [90.0, 100.0]
+    # The first window alone (a progress bar moves after one window), then batches of three;
+    # every one through the batch path (a cancel stops it between decoder steps).
+    assert batches == [[30 * SR], [30 * SR] * 3, [10 * SR]]
+    assert seen == [30.0, 120.0, 130.0]
     starts = [s.start for s in segments]
-    assert starts == sorted(starts) and all(0 <= s.start <= s.end <= 100.0 for s in segments)
+    assert starts == sorted(starts) and all(0 <= s.start <= s.end <= 130.0 for s in segments)
 
 
 def test_long_form_cancel(engine):

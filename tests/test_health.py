@@ -190,7 +190,10 @@ def test_no_microphone_at_start_is_the_status_not_ready(app, monkeypatch) -> Non
     events: list[Any] = []
     app.listeners.append(events.append)
     app.start(load_model=False)
-    _until(lambda: app.health.get(health.MICROPHONE) is not None)
+    # The problem is set, then said and announced on the health thread: wait for all three.
+    _until(lambda: any(m.startswith("microphone: no microphone") for m in app.said))
+    _until(lambda: any(e.message == "health" for e in events))
+    assert app.health.get(health.MICROPHONE) is not None
     word, detail = app.status()
     assert word == "no microphone"
     assert "Settings ▸ Audio" in detail and "the model is loading" in detail

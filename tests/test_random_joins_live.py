@@ -1,11 +1,12 @@
 """Random joins of every shared clip (tests/random_joins.py) through the live path (issue 23).
 
-The same 30 recordings as the file-path test, dictated live at engine level: fed on the live
-thread as the recorder feeds it, at three times the pace of speech (35 minutes of speech at
-real time would not fit CI's time; the steps are spaced by what the machine manages either
-way), and two of them again at the pace of speech. Each is compared with the whole recording
-decoded at release, as with live transcription off: no piece lost, and text that reads like
-it: sentences unbroken at the joins (`broken_joins`), case and punctuation (`cased_wer`), words.
+Recordings of the set dictated live at engine level: fed on the live thread as the recorder
+feeds it, at three times the pace of speech, and one of them again at the pace of speech. Each
+is compared with the whole recording decoded at release, as with live transcription off: no
+piece lost, and text that reads like it: sentences unbroken at the joins (`broken_joins`), case
+and punctuation (`cased_wer`), words. CI runs every fifth seed (`CI_SEEDS`, a fixed stride, not
+chosen by results: 35 minutes of speech would take a quarter of CI's time);
+`benchmarks/live_joins.py` measures all 30 and writes the README's table.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from tests import random_joins as rj
 from tests.conftest import wer
 
 SR = 16000
-REAL_TIME = (1, 4)  # seeds also dictated at the pace of speech (a stretched one among them)
-SPEED = 3.0  # × the pace of speech for the whole set
+CI_SEEDS = range(0, 30, 5)  # every fifth seed: plain and stretched pauses alike
+REAL_TIME = (5,)  # also dictated at the pace of speech (a stretched one)
+SPEED = 3.0  # × the pace of speech
 
 
 def live_text(engine, audio: np.ndarray, options, *, speed: float | None = None, settings=None):
@@ -66,6 +68,8 @@ def test_live_text_of_random_joins_loses_nothing_and_reads_like_the_whole_record
     refs, cased, wholes, lives = [], [], [], []
     minutes, broken_whole, broken_live, lost, report = 0.0, 0, 0, [], []
     for seed, stretch in rj.recordings():
+        if seed not in CI_SEEDS:
+            continue
         rec = rj.build(seed, stretch, fixtures_dir)
         reference = rj.joined_cased_reference(rec)
         whole = engine.transcribe(rec.audio, options).text  # live off: the app's release path

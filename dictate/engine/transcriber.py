@@ -349,12 +349,15 @@ class Engine:
                     before.append(item.text)
                     yield item
 
+        # The first window alone: a progress bar then moves (and can estimate the rest) after
+        # one window's decode, not after a whole batch (about 2 minutes of audio).
+        size = 1
         for window in windows(blocks, self._regions_for(options), cancel):
             if window.regions:
                 pending.append(window)
-            if len(pending) >= batch:
+            if len(pending) >= size:
                 yield from settle()
-                pending = []
+                pending, size = [], batch
             if on_progress and not pending:
                 on_progress(window.end)
         if pending:
@@ -427,7 +430,9 @@ class Engine:
                 text = apply_spelling(text, prompt_terms(options.prompt))
                 rows.append([Segment(round(start, 3), round(end, 3), text)] if keep else [])
             return rows
-        if len(windows) == 1 or self._windows_per_batch(options) == 1:
+        # One window goes through the batch path too where batching is on: it stops at a cancel
+        # between decoder steps, not only between windows.
+        if self._windows_per_batch(options) == 1:
             token_rows = [
                 self._run(
                     lambda w=w: self._infer(w.audio, options, Timings(), timestamps=True),
