@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dictate.dictation.commit import CommitPolicy, aligned_end, common_prefix, key, mend_join
+from dictate.dictation.commit import (
+    CommitPolicy,
+    aligned_end,
+    common_prefix,
+    key,
+    mend_join,
+    skipped,
+)
 
 
 def test_key_ignores_case_and_punctuation() -> None:
@@ -257,3 +264,49 @@ def test_an_unmatched_bridge_still_joins_a_sentence_the_next_chunk_continues() -
     p.finish("that thereby beauty's rose")
     assert not p.mend(p.joins[0], "desire increase that")  # "and crease" is not in it
     assert p.text == "we desire and crease that thereby beauty's rose"
+
+
+def test_a_sentence_the_agreed_words_skipped_goes_in_at_its_place() -> None:
+    """Two hypotheses agreed on text that skipped a sentence (random joins, seed 0: LDC93S1
+    between two other clips); the chunk's checked decode holds it: it goes in where it was
+    said, and the joins after it move with their words."""
+    policy = CommitPolicy()
+    policy.chunk("He might even have been made amiable himself.", at=100)
+    policy.hypothesis("Then you go into your folder again and")
+    policy.hypothesis("Then you go into your folder again and then")  # agreed: not the sentence
+    assert policy.text.endswith("himself. Then you go into your folder again and")
+    join = policy.joins[-1]
+    new = policy.chunk(
+        "She had your dark suit in greasy wash water. Then you go into your folder again and then"
+    )
+    assert policy.text == (
+        "He might even have been made amiable himself. She had your dark suit in greasy wash "
+        "water. Then you go into your folder again and then"
+    )
+    assert new == ["then"]
+    assert policy.joins[-1] == join  # the join before the sentence stays at its word
+    assert policy.committed[join.index] == "She"
+
+
+def test_words_already_typed_keep_their_place_and_the_skipped_ones_come_after() -> None:
+    policy = CommitPolicy(in_place=False)
+    policy.hypothesis("Then you go into your folder")
+    policy.hypothesis("Then you go into your folder again")
+    new = policy.chunk("She had your dark suit. Then you go into your folder again")
+    assert new == ["She", "had", "your", "dark", "suit.", "again"]
+    assert policy.text.split()[:6] == ["Then", "you", "go", "into", "your", "folder"]
+
+
+@pytest.mark.parametrize(
+    ("done", "words", "expected"),
+    [
+        ("a b c d", "a b c d e", []),  # nothing skipped: the rest is new, not skipped
+        ("a b c d", "x y z a b c d", [(0, ["x", "y", "z"])]),
+        ("a b c d", "a b x y z c d", [(2, ["x", "y", "z"])]),
+        ("a b c d", "a b x c d", []),  # one word: decoding variance
+        ("a b c d", "a b c d x y z", []),  # after the agreed words: new words
+        ("", "x y z", []),
+    ],
+)
+def test_skipped_finds_runs_of_words_inside_the_agreed_stretch(done, words, expected) -> None:
+    assert skipped(done.split(), words.split()) == expected

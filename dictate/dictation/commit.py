@@ -75,6 +75,27 @@ def aligned_end(done: list[str], words: list[str]) -> int:
     return len(b)
 
 
+MIN_SKIPPED = 3  # words a chunk holds and the agreed words lack: fewer is decoding variance
+
+
+def skipped(done: list[str], words: list[str]) -> list[tuple[int, list[str]]]:
+    """Runs of ≥ MIN_SKIPPED words of `words` (a checked decode of the buffer) inside the
+    stretch that `done` (words committed by agreement of two hypotheses) corresponds to but
+    missing from it: (index in `done` they go before, the words). Two hypotheses can agree on
+    text that skipped a sentence (seen: "He might even … himself." and "Then you go …" with
+    LDC93S1 between them lost); the checked decode holds it."""
+    if not done or not words:
+        return []
+    end = aligned_end(done, words)
+    a, b = [key(w) for w in done], [key(w) for w in words]
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return [
+        (i1, words[j1:j2])
+        for tag, i1, _, j1, j2 in matcher.get_opcodes()
+        if tag == "insert" and i1 < len(a) and j2 <= end and j2 - j1 >= MIN_SKIPPED
+    ]
+
+
 def mend_join(left: list[str], right: list[str], bridge: list[str]) -> tuple[str, str] | None:
     """The last word of `left` and the first of `right`, punctuated and cased as `bridge` (a
     decode of audio across the join) has them; None when the bridge does not hold both words
@@ -145,8 +166,11 @@ class CommitPolicy:
     mid-word, so that many trailing words are never committed by agreement alone.
     """
 
-    def __init__(self, hold_back: int = 1) -> None:
+    def __init__(self, hold_back: int = 1, *, in_place: bool = True) -> None:
         self.hold_back = hold_back
+        # Words a chunk's decode finds that the agreed words skipped go in at their place;
+        # False (the words are typed already and cannot move): after them, still not lost.
+        self.in_place = in_place
         self.committed: list[str] = []
         self._in_buffer: list[str] = []  # committed words spoken in the uncommitted audio
         self._previous: list[str] | None = None  # the last hypothesis after its committed part
@@ -191,6 +215,13 @@ class CommitPolicy:
         # Words committed by agreement that this chunk does not hold were spoken after the
         # pause: they stay committed, and belong to the next buffer.
         carried = self._in_buffer[aligned_end(words, self._in_buffer) :] if words else []
+        missed = skipped(self._in_buffer, words)
+        if missed and self.in_place:
+            base = len(self.committed) - len(self._in_buffer)
+            for i, run in reversed(missed):
+                self._insert(base + i, run)
+        elif missed:
+            new = [w for _, run in missed for w in run] + new
         self._commit(new)
         self._in_buffer = carried
         self._previous = None
@@ -234,6 +265,13 @@ class CommitPolicy:
         """Nothing more is committed (what was is kept: it may be typed already)."""
         self.cancelled = True
         self._previous = None
+
+    def _insert(self, index: int, words: list[str]) -> None:
+        """`words` into the committed words before `index`; the joins after it move along."""
+        self.committed[index:index] = words
+        self.joins = [
+            Join(j.index + len(words), j.at, j.mended) if j.index > index else j for j in self.joins
+        ]
 
     def _commit(self, words: list[str]) -> None:
         if words and self._cut is not None:

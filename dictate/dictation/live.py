@@ -37,7 +37,7 @@ from dictate.transcript import DictationResult, Timings
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-WINDOW_S = 30.0
+
 SHORTEST_CHUNK_S = 1.5  # no chunk is shorter: Whisper needs some context
 MODEL_SWAPS = 2  # model switches one live dictation follows before it leaves the rest to release
 # Speech this long that gives no text is a gap (said, and its audio kept), as on files.
@@ -133,7 +133,7 @@ class LiveTranscriber:
         self.settings = settings or LiveSettings()
         self._on_preview = on_preview
         self._on_commit = on_commit
-        self.policy = CommitPolicy()
+        self.policy = CommitPolicy(in_place=on_commit is None)
         self._lock = threading.Lock()  # guards _chunks, _first, _n
         self._chunks: list[np.ndarray] = []  # from sample _first on; older ones are committed
         self._first = 0
@@ -190,15 +190,19 @@ class LiveTranscriber:
             regions = engine.gate.regions(tail)
             gate_ms = (time.perf_counter() - t0) * 1000
             speech_s = sum(e - s for s, e in regions)
-            heard = ("", []) if not regions else self._reuse(regions, tail.size / SAMPLE_RATE)
-            if heard is not None:  # silence, or the speech the last step heard: no decode
+            # Silence, or one phrase that the last step heard whole: no decode at release. Speech
+            # with a pause inside is decoded with the file path's checks (`_decode`).
+            heard = None
+            if not regions:
+                heard = ("", [])
+            elif len(regions) < 2:
+                heard = self._reuse(regions, tail.size / SAMPLE_RATE)
+            if heard is not None:
                 result = DictationResult(heard[0], Timings(gate_ms=gate_ms), speech_s)
                 result.gaps = heard[1]
                 decoded = False
             else:
-                options = self._options()
-                if tail.size <= WINDOW_S * SAMPLE_RATE:  # the gate has just run on it
-                    options = replace(options, use_gate=False)
+                options = replace(self._options(), checked=True)
                 result, decoded = engine.transcribe(tail, options), True
                 result.speech_s = speech_s
                 result.timings.gate_ms += gate_ms
@@ -381,13 +385,13 @@ class LiveTranscriber:
         cut = self._cut(regions, duration)
         if cut is not None:
             chunk = audio[: round(cut * SAMPLE_RATE)]
-            heard = self._reuse(regions, cut)
+            inside = [(st, min(e, cut)) for st, e in regions if st < cut]
+            heard = self._reuse(regions, cut) if len(inside) < 2 else None
             if heard is None:
-                result = self._decode(engine, chunk)
+                result = self._decode(engine, chunk, checked=True)
                 heard = result.text, list(result.gaps)
             if self._stop.is_set() and self.policy.cancelled:
                 return
-            inside = [(st, min(e, cut)) for st, e in regions if st < cut]
             text, gaps = self._checked_text(*heard, inside)
             self._keep_gaps(gaps)
             new = self.policy.chunk(text, at=self._base + chunk.size)
@@ -443,11 +447,14 @@ class LiveTranscriber:
             return replace(options, prompt=f"{options.prompt}, {context}")
         return replace(options, prompt=context, prompt_is_context=True)
 
-    def _decode(self, engine: Engine, audio: np.ndarray) -> Any:
-        """The engine's result (a `DictationResult`) for `audio`, timed as a live step."""
+    def _decode(self, engine: Engine, audio: np.ndarray, *, checked: bool = False) -> Any:
+        """The engine's result (a `DictationResult`) for `audio`, timed as a live step.
+        `checked`: text to commit, decoded as the whole-recording path decodes it (the gate's
+        regions and every coverage check: a hypothesis may skip, a committed chunk may not)."""
         t0, n0 = time.perf_counter(), self._n
-        # The gate has just run on this audio: the engine need not run it again.
-        result = engine.transcribe(audio, replace(self._options(), use_gate=False))
+        # A hypothesis: the gate has just run on this audio, the engine need not run it again.
+        options = replace(self._options(), use_gate=checked, checked=checked)
+        result = engine.transcribe(audio, options)
         self.steps += 1
         self.step_ms += (time.perf_counter() - t0) * 1000
         # Measured on the audio's clock: the audio that arrived while this step ran.

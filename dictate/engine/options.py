@@ -44,6 +44,11 @@ class TranscribeOptions:
     # short window and int8 layers stay on (they weaken a vocabulary prompt's spellings, which
     # this one has none of; live decodes cost 3-5× more without them here).
     prompt_is_context: bool = False
+    # A clip of ≤ 30 s decoded as the file path decodes it (timestamps, and every check of
+    # `longform.settle`: skipped speech, hidden phrases, the rate and the words' times) instead
+    # of the short path's single decode and rate check. Live dictation's committed chunks use
+    # it: the short path dropped a whole sentence before a 0.4 s pause (random joins, seed 0).
+    checked: bool = False
 
     def with_fallback(self) -> TranscribeOptions:
         from dataclasses import replace

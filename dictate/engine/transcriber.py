@@ -250,11 +250,12 @@ class Engine:
     ) -> DictationResult:
         """A dictation-length clip (float32, 16 kHz mono) → text and timings.
 
-        Clips longer than Whisper's 30 s window go through the long-form path and are joined.
+        Clips longer than Whisper's 30 s window go through the long-form path and are joined,
+        and so do shorter ones with `options.checked` (every coverage check of the file path).
         """
         options = options or TranscribeOptions()
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
-        if audio.size > WINDOW_S * SAMPLE_RATE:
+        if audio.size > WINDOW_S * SAMPLE_RATE or (options.checked and options.redecode):
             t0 = time.perf_counter()
             gaps: list[Gap] = []
             segments = self.transcribe_long([audio], options, on_gap=gaps.append, urgent=True)
