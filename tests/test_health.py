@@ -186,6 +186,9 @@ def test_no_microphone_at_start_is_the_status_not_ready(app, monkeypatch) -> Non
         raise capture.MicrophoneError("no microphone found (no audio input device is available)")
 
     monkeypatch.setattr(app.recorder, "open", no_microphone)
+    # The pre-roll reconfigures the recorder to stay open (which opens the real device where
+    # a sound server runs): no device here either.
+    monkeypatch.setattr(app.recorder, "reconfigure", no_microphone)
     monkeypatch.setattr(app.recorder, "probe", lambda: "no microphone found")
     events: list[Any] = []
     app.listeners.append(events.append)
