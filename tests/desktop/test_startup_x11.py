@@ -26,6 +26,7 @@ from tests.desktop.test_dictation_e2e import (
     release_hotkey,
 )
 from tests.desktop.test_tray_x11 import TrayApp, tray_host  # noqa: F401 (a fixture)
+from tests.desktop.wayland import missing
 
 pytestmark = [pytest.mark.desktop]
 
@@ -162,10 +163,40 @@ def test_spacing_after_a_restart_of_the_app(desktop, target, fixtures_dir):
     assert f"{first.rstrip()[-1]} {second.strip()[0]}" in joined, joined
 
 
-def test_no_microphone_is_said_at_start(x_display, tmp_path, tiny_en_dir):
-    """No sound server at all (the person's case in issue 28): `dictate status` says "no
-    microphone" and where to fix it, not "ready"."""
-    desktop = Desktop(_no_sound_server(tmp_path, x_display, tiny_en_dir), tmp_path)
+@pytest.fixture(params=["no sound server", "a sound server without a source"])
+def without_microphone(request, tmp_path, x_display, tiny_en_dir) -> Iterator[dict[str, str]]:
+    """The app's environment with no microphone: no sound server answers at all (the
+    person's case in issue 28), or PulseAudio runs with no input source (only its protocol
+    module: no sink, no source)."""
+    env = _no_sound_server(tmp_path, x_display, tiny_en_dir)
+    if request.param == "no sound server":
+        yield env
+        return
+    if reason := missing("pulseaudio", "pactl"):
+        pytest.skip(reason)
+    log = Path(env["XDG_RUNTIME_DIR"]) / "pulseaudio.log"
+    subprocess.run(
+        ["pulseaudio", "-n", "-D", "--exit-idle-time=-1", "--system=false",
+         "-L", "module-native-protocol-unix", f"--log-target=file:{log}"],
+        env=env, check=True, timeout=30,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+        sources = subprocess.run(
+            ["pactl", "list", "short", "sources"], env=env, capture_output=True, text=True
+        )
+        assert sources.returncode == 0 and not sources.stdout.strip(), sources
+        yield env
+    finally:
+        subprocess.run(["pactl", "exit"], env=env, capture_output=True, timeout=10)
+
+
+def test_no_microphone_is_said_at_start(without_microphone, tmp_path):
+    """`dictate status` says "no microphone" and where to fix it, not "ready"."""
+    desktop = Desktop(without_microphone, tmp_path)
     app = Starting(desktop, "--mode", "hold", "--hotkey", HOTKEY)
     try:
         deadline = time.monotonic() + 60
