@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -61,7 +60,9 @@ def live_summary(lat: Any) -> str:
 
 
 def _default_say(message: str) -> None:
-    print(f"dictate: {message}", file=sys.stderr, flush=True)
+    from dictate import say
+
+    say.say(message)
 
 
 @dataclass(frozen=True)
@@ -803,11 +804,12 @@ class App:
 
 def run(settings: Settings, warnings: list[str]) -> int:
     """`dictate`: run the app, or bring the running one forward."""
-    from dictate import crash
+    from dictate import crash, say
     from dictate.control.ipc import send
     from dictate.control.protocol import AlreadyRunning
 
     crash.enable()  # a segfault or abort leaves a Python trace in crash.log
+    say.keep()  # before any thread: lines said while a library mutes fd 2 still come out
     for warning in warnings:
         _default_say(warning)
     app = App(settings, warnings=warnings)

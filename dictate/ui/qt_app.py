@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from dictate import crash
+from dictate import say as say_module
 from dictate.config import Settings
 from dictate.dictation.session import State
 from dictate.ui.bridge import Bridge
@@ -203,6 +204,7 @@ def run(settings: Settings, warnings: list[str]) -> int:
 
     lighten()  # before the model's imports: PySide6's import hook would keep all their sources
     crash.enable()  # a segfault or abort leaves a Python trace in crash.log
+    say_module.keep()  # before any thread: lines said while a library mutes fd 2 come out
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("dictate")
     qapp.setDesktopFileName(DESKTOP_ID)
