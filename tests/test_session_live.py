@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ class PlayingRecorder:
         self.fed = 0
         self._stop = threading.Event()
         self.done = threading.Event()
+        self.on_fed: Callable[[int], None] | None = None  # samples fed so far, per chunk
 
     def start(self) -> None:
         threading.Thread(target=self._play, daemon=True).start()
@@ -39,6 +41,8 @@ class PlayingRecorder:
                 break
             self.session.on_audio(self.audio[i : i + step])
             self.fed = i + step
+            if self.on_fed is not None:
+                self.on_fed(self.fed)
             wait = t0 + (i + step) / SR / self.speed - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
@@ -205,9 +209,13 @@ def test_a_model_switch_at_release_redoes_the_live_tail_with_the_new_model() -> 
     session, recorder, inserter, history, _ = make(
         False, engine_fn=lambda: new if old.refused else old
     )
+    # Switched while the last words are still undecoded: on the recorder's thread, before the
+    # last fifth of the audio reaches the session (from the test's thread, a loaded machine let
+    # the live steps decode it all with the old model first).
+    last = 0.8 * recorder.audio.size
+    recorder.on_fed = lambda fed: old.gone.set() if fed >= last else None
     session.start()
     assert recorder.done.wait(30)
-    old.gone.set()  # switched while the last words are still undecoded
     session.stop()
     wait_idle(session)
     assert old.refused >= 1 and new.decoded  # the old model refused, the new one finished

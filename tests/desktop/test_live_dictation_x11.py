@@ -225,13 +225,13 @@ def test_type_while_speaking_fills_the_target_before_release_and_ends_whole_once
         app.stop()
 
 
-MIC_SEEDS = (0, 1, 2)  # the first three of tests/random_joins.py's seeds, not chosen
+MIC_SEEDS = (0, 1, 2, 3, 4)  # the first five of tests/random_joins.py's seeds, not chosen
 
 
 def test_random_joins_through_the_microphone_with_the_app_as_installed(
     desktop, target, fixtures_dir
 ):
-    """Issue 23: three of the random joins dictated into the window app with its defaults (live
+    """Issue 23: five of the random joins dictated into the window app with its defaults (live
     transcription and the preview on): every piece arrives and the window holds what the
     history holds. The sentences broken at the joins are printed (issue 23's target, ≤ 1 per
     minute of speech, is not met through the app yet: 11 in about 5.5 min over seeds 0-2 on

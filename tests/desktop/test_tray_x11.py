@@ -239,7 +239,9 @@ def test_drag_a_file_from_another_process_onto_the_app(
     g = dict(zip(("X", "Y", "WIDTH", "HEIGHT"), main, strict=True))
     script = REPO / "tests" / "desktop" / "drag_source.py"
     source = subprocess.Popen(
-        [sys.executable, str(script), str(clip), "--x", "900", "--y", "500"],
+        # Left of the main window (on the right half of the screen), never over its drop area
+        # (at x 900 the source covered the files panel once the window grew).
+        [sys.executable, str(script), str(clip), "--x", "40", "--y", "500"],
         env=app.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -250,6 +252,7 @@ def test_drag_a_file_from_another_process_onto_the_app(
         found = app.window_geometry("dictate drag source")
         assert found is not None
         s = dict(zip(("X", "Y", "WIDTH", "HEIGHT"), found, strict=True))
+        assert s["X"] + s["WIDTH"] < g["X"], (s, g)  # side by side: the drop lands on the app
         start = (s["X"] + s["WIDTH"] // 2, s["Y"] + s["HEIGHT"] // 2)
         # The files panel fills the lower half of the main window: aim at its middle.
         end = (g["X"] + g["WIDTH"] // 2, g["Y"] + g["HEIGHT"] * 3 // 4)
