@@ -37,7 +37,6 @@ from dictate.transcript import DictationResult, Timings
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-
 SHORTEST_CHUNK_S = 1.5  # no chunk is shorter: Whisper needs some context
 MODEL_SWAPS = 2  # model switches one live dictation follows before it leaves the rest to release
 # Speech this long that gives no text is a gap (said, and its audio kept), as on files.
