@@ -191,7 +191,7 @@ class LiveTranscriber:
             speech_s = sum(e - s for s, e in regions)
             # Silence, or one phrase that the last step heard whole: no decode at release. Speech
             # with a pause inside is decoded with the file path's checks (`_decode`).
-            heard = None
+            heard: tuple[str, list[tuple[float, float]]] | None = None
             if not regions:
                 heard = ("", [])
             elif len(regions) < 2:
