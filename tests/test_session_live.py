@@ -329,3 +329,30 @@ def test_a_live_chunk_of_speech_with_no_text_at_all_is_a_gap() -> None:
     assert result.text == ""
     speech = sum(e - s for s, e in result.gaps)
     assert speech > 0.8 * sum(e - s for s, e in engine.gate.regions(audio)), result.gaps
+
+
+def test_the_text_at_release_waits_for_the_hotkey_to_be_let_go() -> None:
+    """Toggle mode stops on the key press, hold mode on the first key let go: the other keys of
+    the combination are still down, and the text must not be pressed together with them."""
+    held = threading.Event()
+    held.set()
+    session, _, inserter, history, events = make(
+        type_while_speaking=False, can_type=lambda: not held.is_set()
+    )
+    inserted_at: list[float] = []
+    insert = inserter.insert
+    inserter.insert = lambda text: (inserted_at.append(time.monotonic()), insert(text))[1]
+    session.start()
+    session.stop()
+    deadline = time.monotonic() + 30
+    while not any(e.state is State.INSERTING for e in list(events)):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(0.15)
+    let_go = time.monotonic()
+    held.clear()
+    wait_idle(session)
+    assert [text for text, _ in inserter.calls] == [EXPECTED]
+    assert inserted_at[0] >= let_go
+    assert history.rows[1]["status"] == "inserted"
+    session.shutdown()

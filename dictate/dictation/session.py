@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # How often one dictation follows the model when it is switched (or unloaded) under it.
 MODEL_SWAPS_PER_DICTATION = 2
+# How long the text at release waits for the hotkey's keys to be let go (they usually are within
+# a tenth of a second; a key held longer is the person's, and the text goes in anyway).
+KEYS_UP_WAIT_S = 0.5
 
 
 class _Mic(Enum):
@@ -466,6 +469,15 @@ class Session:
         else:
             log.warning("typing while speaking failed: %s", outcome.error)
 
+    def _wait_keys_up(self) -> None:
+        """Wait, briefly, for the hotkey's keys to be let go before inserting. Keys sent while
+        they are down combine with them, and xdotool's --clearmodifiers presses the modifiers
+        it found down again when it ends: a person who let go meanwhile can be left with Ctrl
+        or Alt stuck down (xdotool's known stuck-modifier trouble)."""
+        deadline = time.monotonic() + KEYS_UP_WAIT_S
+        while not self._can_type() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     # ---- worker thread ------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -560,6 +572,8 @@ class Session:
         window = self._focused_window()
         if not typed:
             rest = text = self.spacing.join(text, window)
+        if rest:
+            self._wait_keys_up()
         outcome = self.inserter.insert(rest) if rest else None
         lat.insert_ms = outcome.ms if outcome is not None else 0.0
         lat.release_to_text_ms = (self._clock() - job.released_at) * 1000
