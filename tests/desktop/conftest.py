@@ -45,3 +45,20 @@ def x_display() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def x_left_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the shared X display leaves no key held down and no grab behind it. Where one
+    does, the keys are released (so the tests after it run on a clean keyboard) and the test that
+    left them fails, naming them: otherwise every later X test fails for its reason."""
+    yield
+    if "x_display" not in request.fixturenames:
+        return
+    from tests.desktop import xstate
+
+    name = request.getfixturevalue("x_display")
+    released = xstate.release_all(name)
+    grabs = xstate.grabbed(name)
+    if released or grabs:
+        pytest.fail(f"left behind on the X display: keys down {released}, grabbed {grabs}")
