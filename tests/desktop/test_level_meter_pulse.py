@@ -165,8 +165,10 @@ def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
     )
     assert started < 0.5  # it returns at once, not after the sound
     # wait() ends ≈ when the sound does: with a high-latency stream the last buffer is handed
-    # over (and wait() returns) up to its latency before it is heard.
-    assert len(ref) / 16000 - 0.5 < took < len(ref) / 16000 + 1.5
+    # over (and wait() returns) up to its latency before it is heard — 0.96 s early once on a
+    # loaded CI machine (2.80–2.85 s for this 2.92 s clip on an idle one). PortAudio's DAC
+    # time through ALSA's pulse plugin did not say when it is heard any better.
+    assert len(ref) / 16000 - 1.5 < took < len(ref) / 16000 + 1.5
     assert corr > 0.9 and lag + len(ref) <= len(captured)
     assert not player.playing
 
