@@ -1,12 +1,13 @@
 """Random joins of every shared clip (tests/random_joins.py) through the live path (issue 23).
 
-Recordings of the set dictated live at engine level: fed on the live thread as the recorder
-feeds it, at three times the pace of speech, and one of them again at the pace of speech. Each
-is compared with the whole recording decoded at release, as with live transcription off: no
-piece lost, and text that reads like it: sentences unbroken at the joins (`broken_joins`), case
-and punctuation (`cased_wer`), words. CI runs every fifth seed (`CI_SEEDS`, a fixed stride, not
-chosen by results: 35 minutes of speech would take a quarter of CI's time);
-`benchmarks/live_joins.py` measures all 30 and writes the README's table.
+All 30 recordings of the set dictated live at engine level, each step taken as it falls due (as
+on a machine that keeps up with the pace of speech: the same steps, and so the same text, on
+every run), each compared with the whole recording decoded at release, as with live
+transcription off: no piece lost, and text that reads like it: sentences unbroken at the joins
+(`broken_joins`), case and punctuation (`cased_wer`), words. Every fifth recording is dictated
+again on the live thread as the recorder feeds it, at three times the pace of speech, and one at
+the pace of speech: there the steps depend on the machine's load, so only "no piece lost" is
+asked of them. `benchmarks/live_joins.py` writes the README's table from the same runs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from tests import random_joins as rj
 from tests.conftest import wer
 
 SR = 16000
-CI_SEEDS = range(0, 30, 5)  # every fifth seed: plain and stretched pauses alike
-REAL_TIME = (5,)  # also dictated at the pace of speech (a stretched one)
+THREADED = range(0, 30, 5)  # also on the live thread: every fifth seed, plain and stretched alike
+REAL_TIME = (5,)  # and at the pace of speech (a stretched one)
 SPEED = 3.0  # × the pace of speech
 
 
@@ -60,18 +61,18 @@ def test_live_text_of_random_joins_loses_nothing_and_reads_like_the_whole_record
     refs, cased, wholes, lives = [], [], [], []
     minutes, broken_whole, broken_live, lost, report = 0.0, 0, 0, [], []
     for seed, stretch in rj.recordings():
-        if seed not in CI_SEEDS:
-            continue
         rec = rj.build(seed, stretch, fixtures_dir)
         reference = rj.joined_cased_reference(rec)
         whole = engine.transcribe(rec.audio, options).text  # live off: the app's release path
-        runs = [live_text(engine, rec.audio, options, speed=SPEED)]
+        runs = {"": live_text(engine, rec.audio, options)}
+        if seed in THREADED:
+            runs[" (live thread, 3×)"] = live_text(engine, rec.audio, options, speed=SPEED)
         if seed in REAL_TIME:
-            runs.append(live_text(engine, rec.audio, options, speed=1.0))
-        for i, result in enumerate(runs):
-            where = f"{rec.name}{' (real time)' if i else ''}"
-            lost += [(where, k, rec.references[k]) for k in rj.lost_pieces(result.text, rec)]
-        result = runs[0]
+            runs[" (live thread, real time)"] = live_text(engine, rec.audio, options, speed=1.0)
+        for how, result in runs.items():
+            missing = rj.lost_pieces(result.text, rec)
+            lost += [(rec.name + how, k, rec.references[k]) for k in missing]
+        result = runs[""]
         refs.append(rec.reference)
         cased.append(reference)
         wholes.append(whole)
@@ -93,9 +94,11 @@ def test_live_text_of_random_joins_loses_nothing_and_reads_like_the_whole_record
         f"cased WER whole {whole_cased:.3f}, live {live_cased:.3f}"
     )
     print(figures)
-    # Sentences read no worse at the joins than the whole recording's (measured 17 live, 19
-    # whole over these six on 2026-12-07: the clips themselves end mid-sentence, so even the
-    # whole recording has ~2.8 per minute). Issue 23's targets on case and words (cased WER
-    # within 2 points, WER within 1 of the whole recording's: 27.2 vs 25.2 %, 15.2 vs 13.0 %
-    # on the same run) are measured by benchmarks/live_joins.py, not gated here.
-    assert broken_live <= broken_whole + 2, (figures, text)
+    # Issue 23's targets are live broken joins ≤ 1 per minute, cased WER ≤ whole + 2 points and
+    # WER ≤ whole + 1 point; measured over these 30 on 2026-12-07 (benchmarks/live_joins.py
+    # --speed 0): 45 broken (1.43 per min) against the whole recording's 57 (1.81: several
+    # clips end mid-sentence, so even the whole text breaks there), cased 27.5 vs 25.4 %,
+    # WER 12.4 vs 11.4 %. The gates guard against a step back on what holds, with room for
+    # another CPU's arithmetic changing a word or two; the README's table says the rest.
+    assert broken_live <= broken_whole, (figures, text)
+    assert live_cased <= whole_cased + 0.03 and live_wer <= whole_wer + 0.02, (figures, text)
