@@ -18,6 +18,7 @@ torch is never imported by this module: a section without torch loaded has nothi
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -124,3 +125,47 @@ def kept() -> Iterator[None]:
                 torch.set_num_threads(1)  # a section is running here (or process-wide)
             else:
                 torch.set_num_threads(_base if _base is not None else before)
+
+
+def fitting(others: float | None, base: int, cores: int) -> int:
+    """The intra-op count for an inference while other programs keep `others` of this
+    process's `cores` busy: the app's count, less the cores taken (to the nearest), ≥ 1."""
+    if others is None:
+        return base
+    return max(1, min(base, int(cores - others + 0.5)))
+
+
+@contextmanager
+def fitted(others: float | None) -> Iterator[int]:
+    """Run an inference on the cores other programs leave free (`fitting`); yields the count.
+    Where the count is per thread (OpenMP) only this thread changes, and it goes back to the
+    app's count after; inside a single-thread section, or while one runs where the count is
+    process-wide, nothing changes."""
+    torch = _torch()
+    if torch is None or others is None:
+        yield int(torch.get_num_threads()) if torch is not None else 1
+        return
+    with _lock:
+        base = _wanted(torch)
+        if _depth() or (_single and not _is_per_thread(torch)):
+            n = changed = None
+        else:
+            n = fitting(others, base, _core_count())
+            changed = n != base
+            if changed:
+                torch.get_num_threads()  # seed this thread first (see one_thread)
+                torch.set_num_threads(n)
+    try:
+        yield n if n is not None else int(torch.get_num_threads())
+    finally:
+        if changed:
+            with _lock:
+                if _single == 0 or _is_per_thread(torch):
+                    torch.set_num_threads(_base if _base is not None else base)
+
+
+def _core_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

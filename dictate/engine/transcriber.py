@@ -7,6 +7,7 @@ pauses into windows of at most 30 s and comes back as segments, yielded as they 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,8 +18,9 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
+from dictate import threads
 from dictate.audio.gate import SpeechGate
-from dictate.engine import align, catalog, coverage, greedy, inference, loading, longform
+from dictate.engine import align, catalog, coverage, greedy, inference, load, loading, longform
 from dictate.engine import device as devices
 from dictate.engine.longform import WINDOW_S, Gap, Window, speakable, windows
 from dictate.engine.options import TranscribeOptions
@@ -89,6 +91,7 @@ class Engine:
         self._english_only = True
         self._force_english = False  # English-only, but with a multilingual vocabulary
         self.last_used = time.monotonic()
+        self.last_threads = 0  # torch's intra-op threads for the last inference (0: none yet)
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Engine:
             choice = devices.resolve(self.requested_device, self.requested_dtype)
             if choice.kind == "cpu":
                 devices.configure_cpu_threads()
+                load.meter()  # sampling from now: the first dictation knows the machine's load
             self.source = loading.resolve(
                 self.model_spec, device_kind=choice.kind, progress=self._progress
             )
@@ -500,7 +504,8 @@ class Engine:
                 raise ModelError("no model is loaded: call load() first")
             self.last_used = time.monotonic()  # the idle unload counts from here
             try:
-                return work()
+                with threads.fitted(self._others_busy()) as self.last_threads:
+                    return work()
             except (RuntimeError, AssertionError, torch.cuda.OutOfMemoryError) as exc:
                 if self._choice is None or self._choice.kind == "cpu":
                     raise
@@ -508,6 +513,13 @@ class Engine:
                     f"inference on {self._choice.describe()} failed: {_first_line(exc)}"
                 )
                 return work()
+
+    def _others_busy(self) -> float | None:
+        """Cores other programs keep busy, where the CPU runs inference and the thread count
+        is the app's to choose (not fixed by DICTATE_THREADS); else None: keep the count."""
+        if self._choice is None or self._choice.kind != "cpu" or os.environ.get("DICTATE_THREADS"):
+            return None
+        return load.meter().others()
 
     def _infer(
         self,
