@@ -152,8 +152,8 @@ def fitted(others: float | None) -> Iterator[int]:
         else:
             n = fitting(others, base, _core_count())
             changed = n != base
-            if changed:
-                torch.get_num_threads()  # seed this thread first (see one_thread)
+            # Also where n is the app's count: a thread seeded with a 1 (see adopt) gets it here.
+            if torch.get_num_threads() != n:
                 torch.set_num_threads(n)
     try:
         yield n if n is not None else int(torch.get_num_threads())

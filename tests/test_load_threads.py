@@ -157,3 +157,25 @@ def test_an_inference_on_a_busy_machine_runs_on_the_cores_left_free(
     busy.value = float(base)
     engine.transcribe(audio, TranscribeOptions())
     assert engine.last_threads == base
+
+
+def test_a_thread_seeded_with_one_runs_an_idle_inference_on_the_apps_count() -> None:
+    """A thread that met torch first while another ran on one thread starts on one (OpenMP);
+    on an idle machine its inference still gets every core the app uses."""
+    import threading
+
+    if not threads._is_per_thread(torch):
+        pytest.skip("torch's count is process-wide here")
+    threads.set_threads(2)
+    seen: list[int] = []
+
+    def run() -> None:
+        torch.set_num_threads(1)  # as a thread seeded with a single-thread section's 1
+        with threads.fitted(0.0) as n:
+            seen.append(n)
+            seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    assert seen == [2, 2]
