@@ -310,3 +310,25 @@ def test_words_already_typed_keep_their_place_and_the_skipped_ones_come_after() 
 )
 def test_skipped_finds_runs_of_words_inside_the_agreed_stretch(done, words, expected) -> None:
     assert skipped(done.split(), words.split()) == expected
+
+
+def test_a_decode_without_the_buffers_committed_words_agrees_on_nothing() -> None:
+    """Random joins through the microphone (seed 0): "Then you go into" was committed by
+    agreement past the cut before LDC93S1; two decodes of the next buffer then held the
+    sentence and the rest of the clip but not those words, and their agreement put the
+    sentence after them ("Then you go into She had your … year. your ComfyUI folder")."""
+    policy = CommitPolicy()
+    policy.hypothesis("He might even have been made amiable himself. Then you go into")
+    policy.hypothesis("He might even have been made amiable himself. Then you go into your")
+    policy.chunk("He might even have been made amiable himself.", at=100)
+    assert policy.text.endswith("himself. Then you go into")
+    for _ in range(3):
+        update = policy.hypothesis("She had your dark suit in greasy wash water all year. folder")
+        assert update.committed == []
+    policy.chunk(
+        "She had your dark suit in greasy wash water all year. Then you go into your folder again."
+    )
+    assert policy.text == (
+        "He might even have been made amiable himself. She had your dark suit in greasy wash "
+        "water all year. Then you go into your folder again."
+    )

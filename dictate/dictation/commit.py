@@ -45,6 +45,11 @@ def common_prefix(a: list[str], b: list[str]) -> int:
     return n
 
 
+def shares_a_word(done: list[str], words: list[str]) -> bool:
+    """Whether `words` holds any word of `done` (compared by `key`)."""
+    return not {key(w) for w in done}.isdisjoint(key(w) for w in words)
+
+
 def aligned_end(done: list[str], words: list[str]) -> int:
     """The index in `words` right after the part that corresponds to `done` (a prefix of the
     same speech, perhaps decoded a little differently): 0 when `done` is empty."""
@@ -193,6 +198,14 @@ class CommitPolicy:
         if self.cancelled:
             return Update([], [])
         words = split_words(text)
+        if self._in_buffer and not shares_a_word(self._in_buffer, words):
+            # The buffer's committed words are not in this decode: it skipped them, or it holds
+            # speech said before them that they skipped (random joins through the microphone:
+            # "Then you go into" was committed, then a decode of "She had your … year. your
+            # ComfyUI folder" put that sentence after them). Either way its words cannot be
+            # placed: nothing is agreed from it, and the chunk's checked decode places them.
+            self._previous = None
+            return Update([], words)
         rest = words[aligned_end(self._in_buffer, words) :]
         new: list[str] = []
         if self._previous is not None:
