@@ -17,7 +17,7 @@
 # Home, settings, history and the model caches are fresh (in the temp folder) in each mode;
 # only pip's download cache is shared, to save bandwidth.
 #
-#   bash tests/fresh_machine.sh                 # both modes (~15-25 min each on 2 cores)
+#   bash tests/fresh_machine.sh                 # both modes (~1 h each on 2 cores)
 #   FRESH_MODES=venv bash tests/fresh_machine.sh    # one mode (venv or novenv)
 #   FRESH_PYTEST_ARGS='-m "" tests/test_packaging.py -k "not bundle"' bash tests/fresh_machine.sh
 #       # step 2 with `python -m pytest $FRESH_PYTEST_ARGS` instead of `-m "" tests` (a quick check;
