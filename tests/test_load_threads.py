@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from collections import namedtuple
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -17,17 +16,9 @@ from dictate import threads
 from dictate.engine import load
 from dictate.engine.load import BusyMeter
 from tests.conftest import load_clip
+from tests.test_threads import _restore_torch_threads  # noqa: F401 (autouse fixture)
 
 Times = namedtuple("Times", "user nice system idle iowait irq softirq steal guest guest_nice")
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    saved = (threads._base, threads._single)
-    yield
-    threads._base, threads._single = saved
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(
