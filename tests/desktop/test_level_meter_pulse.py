@@ -7,6 +7,7 @@ sink) is what the default input records. LDC93S1.wav is 2.92 s of speech; it pla
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -141,15 +142,32 @@ def record(mic, seconds: float) -> tuple[threading.Thread, list[bytes]]:
     return thread, out
 
 
-def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
-    ref = load_audio(wav)
-    thread, out = record(virtual_mic, 4.5)
+def our_streams(mic) -> list[str]:
+    """The sinks this process is playing into now, by name (pactl's view of the server)."""
+    sinks = dict(
+        line.split("\t")[:2]
+        for line in mic._run("pactl", "list", "short", "sinks").stdout.splitlines()
+        if "\t" in line
+    )
+    found = []
+    for block in mic._run("pactl", "list", "sink-inputs").stdout.split("\n\n"):
+        sink = re.search(r"^\s*Sink: (\d+)", block, re.M)
+        if sink and f'application.process.id = "{os.getpid()}"' in block:
+            found.append(sinks.get(sink.group(1), sink.group(1)))
+    return found
+
+
+def play_and_capture(mic, ref: np.ndarray) -> dict:
+    """Play `ref` with a Player while parec records the virtual microphone: what was heard."""
+    thread, out = record(mic, 4.5)
     time.sleep(0.5)
     player = Player(latency="high")  # no underruns on a busy machine, for the correlation
     t0 = time.monotonic()
     assert player.play(ref) is True  # 16 kHz float32, as the history keeps it
     started = time.monotonic() - t0
     assert player.playing
+    time.sleep(0.3)
+    streams = our_streams(mic)
     assert player.wait(timeout=10)
     took = time.monotonic() - t0
     thread.join(timeout=15)
@@ -161,16 +179,36 @@ def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
     corr = float(np.dot(seg, ref[: len(seg)]) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-9))
     print(
         f"play() {started * 1000:.0f} ms, played in {took:.2f} s, lag {lag / 16000:.2f} s, "
-        f"correlation {corr:.3f}"
+        f"correlation {corr:.3f}, into {streams}"
     )
-    assert started < 0.5  # it returns at once, not after the sound
+    assert not player.playing
+    return {
+        "started": started,
+        "took": took,
+        "corr": corr,
+        "whole": lag + len(ref) <= len(captured),
+        "streams": streams,
+    }
+
+
+def test_player_plays_on_the_default_output(virtual_mic, wav) -> None:
+    ref = load_audio(wav)
+    # Real-time sound on a shared 2-core CI machine: once in ~1300 tests the ALSA pulse plugin
+    # underran on every write and the monitor heard only silence (CI, 2026-12-07), though the
+    # stream was the Player's. Where it went is asserted every time; what was heard gets up to
+    # three plays, and every play is printed.
+    for _ in range(3):
+        heard = play_and_capture(virtual_mic, ref)
+        assert heard["started"] < 0.5  # it returns at once, not after the sound
+        assert heard["streams"] == ["vmic_sink"]  # the default output, and only it
+        if heard["corr"] > 0.9 and heard["whole"]:
+            break
+    assert heard["corr"] > 0.9 and heard["whole"]
     # wait() ends ≈ when the sound does: with a high-latency stream the last buffer is handed
     # over (and wait() returns) up to its latency before it is heard — 0.96 s early once on a
     # loaded CI machine (2.80–2.85 s for this 2.92 s clip on an idle one). PortAudio's DAC
     # time through ALSA's pulse plugin did not say when it is heard any better.
-    assert len(ref) / 16000 - 1.5 < took < len(ref) / 16000 + 1.5
-    assert corr > 0.9 and lag + len(ref) <= len(captured)
-    assert not player.playing
+    assert len(ref) / 16000 - 1.5 < heard["took"] < len(ref) / 16000 + 1.5
 
 
 def test_player_stop_cuts_the_sound(virtual_mic, wav) -> None:
