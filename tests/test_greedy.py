@@ -245,8 +245,11 @@ def test_real_tiny_en_timestamps_alone_and_batched_like_generate(tiny_en_dir, fi
     decoder = greedy.GreedyDecoder(model)
     assert [decoder.decode(encoded[i : i + 1], plan) for i in range(3)] == expected
     steps: list[int] = []
+    assert decoder.head is not None
+    screened = decoder.head.screened
     rows = decoder.decode_batch(encoded, plan, [120] * 3, between_steps=lambda: steps.append(1))
     assert rows == expected
+    assert decoder.head.screened - screened > len(steps) // 2  # the screen served the batch
     assert len(steps) > max(len(r) for r in rows)  # after every step, the last one included
 
 

@@ -5,8 +5,9 @@ preparation, cache objects, logits-processor lists, stopping criteria) rather th
 decoder. This loop runs the model's own decoder modules, in the same order and with the same
 operations as transformers does, so the logits (and therefore the tokens) are the same, and
 applies the generation config's suppress / begin-suppress tokens as `generate()` does; with
-timestamps (files) it applies transformers' own `WhisperTimeStampLogitsProcessor`. Several
-clips can be decoded together as one batch (`decode_batch`), each row the tokens it gets alone.
+timestamps (files) it applies transformers' Whisper timestamp rules (`timestamp_rules`, the same
+masks kept step by step). Several clips can be decoded together as one batch (`decode_batch`),
+each row the tokens it gets alone.
 
 On the CPU the output projection is most of the per-token time; `screen.ScreenedHead` finds its
 arg-max through an int8 copy and checks it in fp32, so the token is the fp32 one.
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from dictate import threads
 from dictate.engine import int8 as int8_copies
 from dictate.engine.screen import ScreenedHead, can_screen
+from dictate.engine.timestamp_rules import TimestampRules
 
 
 @dataclass(frozen=True)
@@ -131,16 +133,14 @@ class GreedyDecoder:
         rows = encoded.shape[0]
         if len(limits) != rows:
             raise ValueError(f"{len(limits)} token limits for {rows} rows")
-        # The screen reads one hidden state at a time and knows only the arg-max; a batch's
-        # logits are one matrix product, and timestamp rules need every logit.
-        head = self.head if screen and rows == 1 and not plan.timestamps else None
-        rules = timestamp_rules(self.model.generation_config, plan) if plan.timestamps else None
+        head = self.head if screen else None
+        config = self.model.generation_config
+        rules = TimestampRules(config, rows) if plan.timestamps else None
         layers = (self.int8_layers() if int8 else None) or dec.layers
         device = encoded.device
         cross = [self._cross_kv(layer, encoded) for layer in layers]
         selfkv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(layers)
         ids = torch.tensor([plan.prefix] * rows, dtype=torch.long, device=device)
-        history = ids  # what the timestamp rules read: prefix and every token so far
         room = dec.max_target_positions - len(plan.prefix)
         caps = [max(0, min(limit, room)) for limit in limits]
         banned_always = self._banned(plan.suppress, device)
@@ -153,15 +153,23 @@ class GreedyDecoder:
             hidden = self._forward(layers, ids, pos, selfkv, cross)
             pos += ids.shape[1]
             banned = banned_first if step == 0 else banned_always
-            if head is None:
+            last = hidden[:, -1].to(torch.float32)
+            found: list[int] | None = None
+            if head is not None and rows == 1 and rules is None:
+                found = [head.argmax(last[0], banned)]
+            elif head is not None:
+                found = head.tokens(last, banned, rules, live)
+            if found is not None:
+                tokens = found
+            else:
+                if head is not None:
+                    head.fallbacks += 1
                 logits = self.model.proj_out(hidden)[:, -1].to(torch.float32)
                 if banned is not None:
                     logits[:, banned] = float("-inf")
                 if rules is not None:
-                    logits = rules(history, logits)
+                    logits = rules.apply(logits)
                 tokens = torch.argmax(logits, dim=-1).tolist()
-            else:
-                tokens = [head.argmax(hidden[0, -1].to(torch.float32), banned)]
             step += 1
             for i, token in enumerate(tokens):
                 if not live[i]:
@@ -174,7 +182,7 @@ class GreedyDecoder:
             # A finished row keeps stepping with the others (its tokens are not kept).
             ids = torch.tensor([[t] for t in tokens], dtype=torch.long, device=device)
             if rules is not None:
-                history = torch.cat([history, ids], dim=1)
+                rules.push(tokens)
             if between_steps is not None:
                 between_steps()
         return out
@@ -294,12 +302,3 @@ def plan_for(
         begin_suppress=tuple(getattr(config, "begin_suppress_tokens", None) or ()),
         timestamps=timestamps,
     )
-
-
-def timestamp_rules(config, plan: DecodePlan):
-    """transformers' own `WhisperTimeStampLogitsProcessor`, as generate() builds it: timestamps
-    in pairs and never going back, the first one early, and a timestamp whenever timestamps
-    together are likelier than any word. Called as rules(ids so far, logits) → logits."""
-    from transformers.generation.logits_process import WhisperTimeStampLogitsProcessor
-
-    return WhisperTimeStampLogitsProcessor(config, begin_index=len(plan.prefix))

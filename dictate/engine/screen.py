@@ -5,17 +5,26 @@ per-token time: it is bound by memory bandwidth. `ScreenedHead` reads an int8 co
 (a quarter of the bytes) to find the few tokens that can still be the arg-max, with a proven bound
 on the int8 error, and computes those candidates' logits exactly in fp32. Any doubt (too many
 candidates, a near-tie) falls back to the full fp32 product, so the arg-max is the fp32 one.
+
+Files decode several windows as one batch, with Whisper's timestamp rules: `tokens` screens every
+row in one int8 product and computes the timestamp tokens' logits exactly (the rules sum them):
+14.4 → ~3 ms a step for 4 rows of tiny.en on this CPU, and the same tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeGuard
 
 import torch
 import torch.nn.functional as F
 
-# Above this many candidates the screen saves nothing: compute every logit in fp32.
+from dictate.engine.timestamp_rules import TimestampRules
+
+# Above this many candidates the screen saves nothing: compute every logit in fp32. A batch's
+# full product costs more than one row's, so its rows may gather more candidates.
 MAX_CANDIDATES = 256
+MAX_BATCH_CANDIDATES = 1024
 # Two exact logits closer than this (relative) are a near-tie: the subset product and the full
 # product round differently, so the full product (the one generate() computes) decides.
 TIE_RTOL = 1e-4
@@ -86,12 +95,93 @@ class ScreenedHead:
         self.screened += 1
         return int(candidates[int(torch.argmax(exact))])
 
+    def tokens(
+        self,
+        x: torch.Tensor,
+        banned: torch.Tensor | None,
+        rules: TimestampRules | None = None,
+        live: Sequence[bool] | None = None,
+    ) -> list[int] | None:
+        """Each row's arg-max of W·x (x: [rows, d_model] fp32) with `banned` excluded and, where
+        `rules` are given, Whisper's timestamp rules applied as `rules.apply` does to the full
+        logits. None when the screen cannot vouch for every row: the caller computes the full
+        product. The timestamp tokens' logits are computed exactly (the log-probability rule
+        sums them all: 1.5k of 52k rows); the text tokens go through the screen. A row not
+        `live` (finished: it steps with the others, its tokens unused) gets the screen's guess."""
+        if not bool(x.abs().amax(dim=1).min() > 0) or not bool(torch.isfinite(x).all()):
+            return None
+        approx, bound = self._bounds_rows(x)
+        if banned is not None:
+            approx[:, banned] = float("-inf")
+        vocab = approx.shape[1]
+        begin = rules.begin if rules is not None else vocab
+        if rules is not None:
+            for k in range(x.shape[0]):
+                for lo, hi in rules.ranges(k):
+                    approx[k, lo:hi] = float("-inf")
+            stamps = F.linear(x, self.weight[begin:])
+            stamps[torch.isinf(approx[:, begin:])] = float("-inf")
+        out: list[int] = []
+        for k in range(x.shape[0]):
+            if live is not None and not live[k]:
+                out.append(int(torch.argmax(approx[k])))
+                continue
+            text = approx[k, :begin]
+            low = float((text - bound[k, :begin]).max())
+            if low == float("-inf"):  # every text token is masked
+                candidates = torch.empty(0, dtype=torch.long)
+            else:
+                candidates = torch.nonzero(text + bound[k, :begin] >= low).flatten()
+            if candidates.numel() > MAX_BATCH_CANDIDATES:
+                return None
+            exact = F.linear(x[k], self.weight[candidates])
+            ids = candidates
+            if rules is not None:
+                row = stamps[k]
+                if rules.from_logprob:
+                    stamp_mass = float(torch.logsumexp(row, dim=0))
+                    best_text = float(exact.max()) if exact.numel() else float("-inf")
+                    if _near(stamp_mass, best_text):
+                        return None
+                    if stamp_mass > best_text:  # a timestamp comes next: text is masked
+                        exact, ids = exact[:0], candidates[:0]
+                all_ids = torch.arange(begin, vocab)
+                exact, ids = torch.cat([exact, row]), torch.cat([ids, all_ids])
+            if not exact.numel() or not bool(torch.isfinite(exact).any()):
+                return None
+            if exact.numel() > 1:
+                top = torch.topk(exact, 2)
+                if _near(float(top.values[0]), float(top.values[1])):
+                    return None
+            out.append(int(ids[int(torch.argmax(exact))]))
+        self.screened += 1
+        return out
+
+    def _bounds_rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`bounds` for every row of x ([rows, d_model]) in one int8 product."""
+        s_x = x.abs().amax(dim=1, keepdim=True) / 127.0
+        xq = torch.round(x / s_x).clamp_(-127, 127)
+        r = x - xq * s_x
+        acc = torch._int_mm(xq.to(torch.int8), self.q.t())
+        approx = acc.to(torch.float32) * (self.scale[None, :] * s_x)
+        bound = self.err_x[None, :] * x.norm(dim=1, keepdim=True)
+        bound += self.err_r[None, :] * r.norm(dim=1, keepdim=True)
+        bound += 1e-6 * approx.abs() + 1e-6
+        return approx, bound
+
     def _full(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
         self.fallbacks += 1
         logits = F.linear(x, self.weight)
         if banned is not None:
             logits[banned] = float("-inf")
         return int(torch.argmax(logits))
+
+
+def _near(a: float, b: float) -> bool:
+    """Too close to call from a subset product: the full product may round the other way."""
+    if a == float("-inf") or b == float("-inf"):
+        return False
+    return abs(a - b) <= TIE_RTOL * max(abs(a), abs(b), 1.0)
 
 
 def can_screen(weight: object) -> TypeGuard[torch.Tensor]:
