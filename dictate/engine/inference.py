@@ -124,12 +124,19 @@ class Pass:
             batch=batch,
         )
 
-    def run_batch(self, clips: list[np.ndarray], route: Route, timings: Timings) -> list[list[int]]:
+    def run_batch(
+        self,
+        clips: list[np.ndarray],
+        route: Route,
+        timings: Timings,
+        outputs: list[torch.Tensor] | None = None,
+    ) -> list[list[int]]:
         """Token ids for each ≤30 s clip (a file's windows), decoded together by the lean loop
         on the model as loaded (no int8 copies: dynamic quantisation scales activations over the
         whole batch, so a row's words would depend on its neighbours) over Whisper's 30 s
         window: each row gets the tokens generate() gives it alone. For a route with a lean
-        plan (`Route.windows_per_batch` > 1) only."""
+        plan (`Route.windows_per_batch` > 1) only. `outputs` gets each clip's encoder output
+        ([1, positions, d_model]), where given."""
         plan = route.plan
         if plan is None:
             raise ValueError("batched decoding is plain greedy decoding only")
@@ -150,6 +157,8 @@ class Pass:
                 if self.between_steps is not None:
                     self.between_steps()
             encoded = torch.cat(parts)
+            if outputs is not None:
+                outputs.extend(encoded.split(1))
             self.sync()
             timings.encoder_ms += _ms(t0)
             t0 = time.perf_counter()

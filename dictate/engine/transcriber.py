@@ -325,18 +325,23 @@ class Engine:
         options = options or TranscribeOptions()
         batch = 1 if options.condition_on_previous else self._windows_per_batch(options)
         before: list[str] = []  # the text so far, for condition_on_previous
+        # The batch's encoder outputs, by window, for the word alignment after its decode
+        # (`_word_starts`): one encoder pass per window, not two. Emptied after each batch.
+        encoded: dict[int, tuple[Window, torch.Tensor]] = {}
 
         def decode(group: list[Window], timestamps: bool) -> list[list[Segment]]:
             opts = options
             if options.condition_on_previous and before:
                 context = " ".join(" ".join(before).split()[-PREVIOUS_WORDS:])
                 opts = replace(options, prompt=f"{options.prompt or ''} {context}".strip())
-            return self._decode_windows(group, opts, cancel, urgent, timestamps)
+            return self._decode_windows(group, opts, cancel, urgent, timestamps, encoded)
 
         pending: list[Window] = []
 
         def locate(window: Window, texts: list[str]) -> list[list[float]]:
-            return self._run(lambda: self._word_starts(window, texts, options), urgent)
+            kept = encoded.get(id(window))
+            done = kept[1] if kept is not None and kept[0] is window else None
+            return self._run(lambda: self._word_starts(window, texts, options, done), urgent)
 
         def settle() -> Iterator[Segment]:
             found = longform.settle(
@@ -353,6 +358,7 @@ class Engine:
                 else:
                     before.append(item.text)
                     yield item
+            encoded.clear()
 
         # The first window alone: a progress bar then moves (and can estimate the rest) after
         # one window's decode, not after a whole batch (about 2 minutes of audio).
@@ -371,21 +377,27 @@ class Engine:
                 on_progress(pending[-1].end)
 
     def _word_starts(
-        self, window: Window, texts: list[str], options: TranscribeOptions
+        self,
+        window: Window,
+        texts: list[str],
+        options: TranscribeOptions,
+        encoded: torch.Tensor | None = None,
     ) -> list[list[float]]:
         """Where each word of `texts` (a window's segments) was spoken, by the model's
         alignment heads (`align.word_starts`); empty lists where it has none, or where a
-        multilingual model was not told the language."""
+        multilingual model was not told the language. `encoded`: the window's encoder output
+        from its decode, where it was kept (else the window is encoded here)."""
         language = options.language or ("en" if self._force_english else None)
         prefix = greedy.init_tokens(self._model.generation_config, language, timestamps=False)
         if prefix is None:
             return [[] for _ in texts]
-        one = self._pass()
-        # int8 where a plain dictation may use it (CPU, English): half the encoder's time, and
-        # the words land within a frame or two of the full-precision encoder's.
-        int8 = self._route(options, False, inference.MAX_TOKENS).int8_encoder
-        encoder = one.lean.int8_encoder() if int8 else None
-        encoded = one.encode(window.audio, FULL_WINDOW_S, Timings(), encoder)
+        if encoded is None:
+            one = self._pass()
+            # int8 where a plain dictation may use it (CPU, English): half the encoder's time,
+            # and the words land within a frame or two of the full-precision encoder's.
+            int8 = self._route(options, False, inference.MAX_TOKENS).int8_encoder
+            encoder = one.lean.int8_encoder() if int8 else None
+            encoded = one.encode(window.audio, FULL_WINDOW_S, Timings(), encoder)
         return align.word_starts(
             self._model,
             self._processor.tokenizer,
@@ -417,6 +429,7 @@ class Engine:
         cancel: threading.Event | None,
         urgent: bool,
         timestamps: bool = True,
+        keep: dict[int, tuple[Window, torch.Tensor]] | None = None,
     ) -> list[list[Segment]]:
         """Windows with speech → each one's segments (seconds from the window's start).
 
@@ -455,7 +468,12 @@ class Engine:
 
             one = self._pass(between_steps)
             clips = [w.audio for w in windows]
-            token_rows = self._run(lambda: one.run_batch(clips, route, Timings()), urgent=urgent)
+            outputs: list[torch.Tensor] = []
+            token_rows = self._run(
+                lambda: one.run_batch(clips, route, Timings(), outputs), urgent=urgent
+            )
+            if keep is not None:
+                keep.update((id(w), (w, out)) for w, out in zip(windows, outputs, strict=True))
         return [
             list(self._segments(tokens, w, options))
             for w, tokens in zip(windows, token_rows, strict=True)
