@@ -101,9 +101,17 @@ def test_a_batch_decodes_each_row_like_generate_and_stops_rows_on_their_own(engl
     expected = [generate_tokens(model, encoded[i : i + 1], n) for i, n in enumerate(limits)]
     init = greedy.init_tokens(model.generation_config, None)
     plan = greedy.plan_for(model.generation_config, init, max(limits))
-    rows = greedy.GreedyDecoder(model).decode_batch(encoded, plan, limits, screen=True)
+    decoder = greedy.GreedyDecoder(model)
+    widths: list[int] = []
+    forward = decoder._forward
+    decoder._forward = lambda layers, ids, *rest: (
+        widths.append(len(ids)) or forward(layers, ids, *rest)
+    )
+    rows = decoder.decode_batch(encoded, plan, limits, screen=True)
     assert rows == expected
     assert [len(r) for r in rows] == limits  # random weights never say end-of-text
+    # A row leaves the batch when it is done: 3 rows for 7 steps, 2 up to 25, then 1.
+    assert widths == [3] * 7 + [2] * 18 + [1] * 15
 
 
 def test_a_batch_row_that_ends_early_is_not_padded(english_config):

@@ -50,20 +50,14 @@ def test_live_rows_get_the_full_products_tokens(seed: int, timestamps: bool) -> 
     rows = 1 + seed % 4
     ours = TimestampRules(config(), rows) if timestamps else None
     theirs = TimestampRules(config(), rows) if timestamps else None
-    live = [True] * rows
     stamps = 0
     for step in range(80):
-        if step == 40 and rows > 1:
-            live[0] = False  # a finished row steps on; its token is not used
         x = hidden(gen, rows) * (10 ** (step % 4 - 1))
         expected = full_tokens(weight, x, banned, theirs)
-        got = head.tokens(x, banned, ours, live)
+        got = head.tokens(x, banned, ours)
         if got is None:  # the screen declined: the caller takes the full product
             got = expected
-        for k in range(rows):
-            if live[k]:
-                assert got[k] == expected[k], (step, k)
-        # Both sides go on from the same tokens (a dead row's differ: it is not kept).
+        assert got == expected, step
         stamps += sum(t >= BEGIN for t in expected)
         for rules in (ours, theirs):
             if rules is not None:
@@ -80,4 +74,3 @@ def test_a_row_the_screen_cannot_vouch_for_declines_the_step() -> None:
     x = torch.stack([torch.eye(8)[0], torch.ones(8)])
     assert head.tokens(x, None) is None
     assert head.tokens(x[:1], None) == [30]
-    assert head.tokens(x, None, live=[True, False]) is not None  # row 1 is not used

@@ -62,3 +62,27 @@ def test_without_the_logprob_rule() -> None:
         tokens = torch.argmax(expected, dim=-1)
         ours.push(tokens.tolist())
         history = torch.cat([history, tokens[:, None]], dim=1)
+
+
+def test_rows_that_leave_the_batch_leave_the_others_rules_as_they_were() -> None:
+    """A finished row leaves the batch (`keep`): the rows left are masked as the processor
+    masks them when it is given only their histories."""
+    cfg = config(max_initial_timestamp_index=50)
+    gen = torch.Generator().manual_seed(5)
+    history = torch.zeros((4, 3), dtype=torch.long)
+    theirs, ours = WhisperTimeStampLogitsProcessor(cfg, begin_index=3), TimestampRules(cfg, 4)
+    rows = [0, 1, 2, 3]
+    for step in range(40):
+        if step in (10, 25):
+            keep = [0, 2] if step == 10 else [1]
+            ours.keep(keep)
+            rows = [rows[j] for j in keep]
+            history = history[keep]
+        logits = torch.randn(len(rows), VOCAB, generator=gen) * 3
+        logits[:, BEGIN:] += 2.0
+        expected = theirs(history, logits.clone())
+        assert torch.equal(expected, ours.apply(logits)), step
+        tokens = torch.argmax(expected, dim=-1)
+        ours.push(tokens.tolist())
+        history = torch.cat([history, tokens[:, None]], dim=1)
+    assert rows == [2]

@@ -135,30 +135,33 @@ class GreedyDecoder:
             raise ValueError(f"{len(limits)} token limits for {rows} rows")
         head = self.head if screen else None
         config = self.model.generation_config
-        rules = TimestampRules(config, rows) if plan.timestamps else None
         layers = (self.int8_layers() if int8 else None) or dec.layers
         device = encoded.device
-        cross = [self._cross_kv(layer, encoded) for layer in layers]
-        selfkv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(layers)
-        ids = torch.tensor([plan.prefix] * rows, dtype=torch.long, device=device)
         room = dec.max_target_positions - len(plan.prefix)
         caps = [max(0, min(limit, room)) for limit in limits]
+        live = [cap > 0 for cap in caps]
+        index = [i for i in range(rows) if live[i]]  # the original row of each row decoding
+        if len(index) < rows:
+            encoded = encoded[torch.tensor(index, dtype=torch.long, device=device)]
+        rules = TimestampRules(config, len(index)) if plan.timestamps else None
+        cross = [self._cross_kv(layer, encoded) for layer in layers]
+        selfkv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(layers)
+        ids = torch.tensor([plan.prefix] * len(index), dtype=torch.long, device=device)
         banned_always = self._banned(plan.suppress, device)
         banned_first = self._banned(plan.suppress + plan.begin_suppress, device)
         out: list[list[int]] = [[] for _ in range(rows)]
-        live = [cap > 0 for cap in caps]
         pos = 0
         step = 0
-        while any(live):
+        while index:
             hidden = self._forward(layers, ids, pos, selfkv, cross)
             pos += ids.shape[1]
             banned = banned_first if step == 0 else banned_always
             last = hidden[:, -1].to(torch.float32)
             found: list[int] | None = None
-            if head is not None and rows == 1 and rules is None:
+            if head is not None and len(index) == 1 and rules is None:
                 found = [head.argmax(last[0], banned)]
             elif head is not None:
-                found = head.tokens(last, banned, rules, live)
+                found = head.tokens(last, banned, rules)
             if found is not None:
                 tokens = found
             else:
@@ -171,18 +174,24 @@ class GreedyDecoder:
                     logits = rules.apply(logits)
                 tokens = torch.argmax(logits, dim=-1).tolist()
             step += 1
-            for i, token in enumerate(tokens):
-                if not live[i]:
-                    continue
+            for i, token in zip(index, tokens, strict=True):
                 if token in plan.eos:
                     live[i] = False
                     continue
                 out[i].append(token)
                 live[i] = len(out[i]) < caps[i]
-            # A finished row keeps stepping with the others (its tokens are not kept).
-            ids = torch.tensor([[t] for t in tokens], dtype=torch.long, device=device)
             if rules is not None:
                 rules.push(tokens)
+            keep = [j for j, i in enumerate(index) if live[i]]
+            if len(keep) < len(index):  # finished rows leave the batch: fewer bytes per step
+                index = [index[j] for j in keep]
+                tokens = [tokens[j] for j in keep]
+                chosen = torch.tensor(keep, dtype=torch.long, device=device)
+                cross = [(k[chosen], v[chosen]) for k, v in cross]
+                selfkv = [None if kv is None else (kv[0][chosen], kv[1][chosen]) for kv in selfkv]
+                if rules is not None:
+                    rules.keep(keep)
+            ids = torch.tensor([[t] for t in tokens], dtype=torch.long, device=device)
             if between_steps is not None:
                 between_steps()
         return out

@@ -13,7 +13,6 @@ row in one int8 product and computes the timestamp tokens' logits exactly (the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TypeGuard
 
 import torch
@@ -100,14 +99,12 @@ class ScreenedHead:
         x: torch.Tensor,
         banned: torch.Tensor | None,
         rules: TimestampRules | None = None,
-        live: Sequence[bool] | None = None,
     ) -> list[int] | None:
         """Each row's arg-max of W·x (x: [rows, d_model] fp32) with `banned` excluded and, where
         `rules` are given, Whisper's timestamp rules applied as `rules.apply` does to the full
         logits. None when the screen cannot vouch for every row: the caller computes the full
         product. The timestamp tokens' logits are computed exactly (the log-probability rule
-        sums them all: 1.5k of 52k rows); the text tokens go through the screen. A row not
-        `live` (finished: it steps with the others, its tokens unused) gets the screen's guess."""
+        sums them all: 1.5k of 52k rows); the text tokens go through the screen."""
         if not bool(x.abs().amax(dim=1).min() > 0) or not bool(torch.isfinite(x).all()):
             return None
         approx, bound = self._bounds_rows(x)
@@ -123,9 +120,6 @@ class ScreenedHead:
             stamps[torch.isinf(approx[:, begin:])] = float("-inf")
         out: list[int] = []
         for k in range(x.shape[0]):
-            if live is not None and not live[k]:
-                out.append(int(torch.argmax(approx[k])))
-                continue
             text = approx[k, :begin]
             low = float((text - bound[k, :begin]).max())
             if low == float("-inf"):  # every text token is masked

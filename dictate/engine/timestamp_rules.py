@@ -49,6 +49,12 @@ class TimestampRules:
                 self.last_timestamp[k] = token
         self.steps += 1
 
+    def keep(self, rows: Sequence[int]) -> None:
+        """Only these rows (by their place now) go on decoding, in this order."""
+        self.last = [self.last[k] for k in rows]
+        self.penultimate = [self.penultimate[k] for k in rows]
+        self.last_timestamp = [self.last_timestamp[k] for k in rows]
+
     def ranges(self, k: int) -> list[tuple[int, int | None]]:
         """The token ranges [lo, hi) row k may not take this step (hi None: to the end), by
         every rule but the log-probability one (which needs the logits)."""
