@@ -269,7 +269,7 @@ def engine(random_model_dir):
 def test_engine_reports_gaps_in_order_and_in_long_dictations(engine, monkeypatch):
     from dictate.engine.options import TranscribeOptions
 
-    def silent_model(windows, options, cancel, urgent, timestamps=True, keep=None):
+    def silent_model(windows, options, cancel, urgent, timestamps=True, encoded_out=None):
         return [[] for _ in windows]
 
     monkeypatch.setattr(engine, "_decode_windows", silent_model)

@@ -429,7 +429,7 @@ class Engine:
         cancel: threading.Event | None,
         urgent: bool,
         timestamps: bool = True,
-        keep: dict[int, tuple[Window, torch.Tensor]] | None = None,
+        encoded_out: dict[int, tuple[Window, torch.Tensor]] | None = None,
     ) -> list[list[Segment]]:
         """Windows with speech → each one's segments (seconds from the window's start).
 
@@ -472,8 +472,9 @@ class Engine:
             token_rows = self._run(
                 lambda: one.run_batch(clips, route, Timings(), outputs), urgent=urgent
             )
-            if keep is not None:
-                keep.update((id(w), (w, out)) for w, out in zip(windows, outputs, strict=True))
+            if encoded_out is not None:  # for the word alignment after the batch
+                pairs = zip(windows, outputs, strict=True)
+                encoded_out.update((id(w), (w, out)) for w, out in pairs)
         return [
             list(self._segments(tokens, w, options))
             for w, tokens in zip(windows, token_rows, strict=True)
