@@ -150,7 +150,7 @@ def fitted(others: float | None) -> Iterator[int]:
         if _depth() or (_single and not _is_per_thread(torch)):
             n = changed = None
         else:
-            n = fitting(others, base, _core_count())
+            n = fitting(others, base, usable_cores())
             changed = n != base
             # Also where n is the app's count: a thread seeded with a 1 (see adopt) gets it here.
             if torch.get_num_threads() != n:
@@ -164,7 +164,8 @@ def fitted(others: float | None) -> Iterator[int]:
                     torch.set_num_threads(_base if _base is not None else base)
 
 
-def _core_count() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity set where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

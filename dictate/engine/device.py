@@ -95,10 +95,7 @@ def configure_cpu_threads() -> int:
     usable compute. DICTATE_THREADS overrides.
     """
     wanted = os.environ.get("DICTATE_THREADS")
-    if wanted and wanted.isdigit() and int(wanted) > 0:
-        n = int(wanted)
-    else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        n = max(1, cores or 1)
+    fixed = wanted is not None and wanted.isdigit() and int(wanted) > 0
+    n = int(wanted) if fixed and wanted else threads.usable_cores()
     threads.set_threads(n)
     return n
