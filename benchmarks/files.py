@@ -8,7 +8,8 @@ timed), Whisper tiny.en on the CPU, greedy (beam 1, temperature 0):
 
 - ``dictate``: ``Engine.transcribe_long`` (the path of ``dictate transcribe``): the speech gate
   cuts ≤ 30 s windows at pauses; the lean decoder decodes 4 windows at a time with timestamp
-  tokens (transformers' own timestamp rules; the same tokens as ``generate()``).
+  tokens (Whisper's timestamp rules, masks identical to transformers'; the same tokens as
+  ``generate()``; the output layer's int8 screen checked in fp32).
 - ``dictate, one window at a time``: ``file_batch=1``, the lean decoder on each window alone.
 - ``dictate, generate() (before)``: ``lean_decoding=False``, each window through
   ``generate(return_timestamps=True)``; the same segments, the path before these levers.

@@ -42,7 +42,7 @@ class DecodePlan:
     max_new_tokens: int
     suppress: tuple[int, ...] = ()
     begin_suppress: tuple[int, ...] = ()
-    timestamps: bool = False  # timestamp tokens, by transformers' own Whisper rules
+    timestamps: bool = False  # timestamp tokens, by Whisper's rules (timestamp_rules)
 
 
 class GreedyDecoder:
