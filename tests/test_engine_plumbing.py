@@ -79,9 +79,9 @@ def test_the_model_runs_tripwire_sees_single_and_batched_decoding(engine, model_
     original = inference.Pass.run_batch
     batches: list[int] = []
 
-    def batch(self, clips, route, timings):
+    def batch(self, clips, route, timings, outputs=None):
         batches.append(len(clips))  # 4 tokens are enough to run the model; quicker
-        return original(self, clips, replace(route, max_new_tokens=4), timings)
+        return original(self, clips, replace(route, max_new_tokens=4), timings, outputs)
 
     monkeypatch.setattr(inference.Pass, "run_batch", batch)
     # The windows alone (re-decoding what the random model skips has tests of its own).
@@ -159,9 +159,9 @@ def test_long_form_batches_windows_and_reports_progress_per_batch(engine, monkey
     batches: list[list[int]] = []
     original = inference.Pass.run_batch
 
-    def spy(self, clips, route, timings):
+    def spy(self, clips, route, timings, outputs=None):
         batches.append([c.size for c in clips])
-        return original(self, clips, replace(route, max_new_tokens=4), timings)
+        return original(self, clips, replace(route, max_new_tokens=4), timings, outputs)
 
     monkeypatch.setattr(inference.Pass, "run_batch", spy)
     seen: list[float] = []
