@@ -95,7 +95,7 @@ def configure_cpu_threads() -> int:
     usable compute. DICTATE_THREADS overrides.
     """
     wanted = os.environ.get("DICTATE_THREADS")
-    fixed = wanted is not None and wanted.isdigit() and int(wanted) > 0
-    n = int(wanted) if fixed and wanted else threads.usable_cores()
+    fixed = int(wanted) if wanted and wanted.isdigit() else 0
+    n = fixed if fixed > 0 else threads.usable_cores()
     threads.set_threads(n)
     return n

@@ -64,13 +64,20 @@ class ScreenedHead:
         self.fallbacks = 0
 
     def bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(approx, bound): int8 estimates of W·x and how far the fp32 W·x can be from them."""
-        s_x = float(x.abs().max()) / 127.0
+        """(approx, bound): int8 estimates of W·x (x: [d_model]) and how far the fp32 W·x can
+        be from them."""
+        approx, bound = self.bounds_rows(x[None, :])
+        return approx[0], bound[0]
+
+    def bounds_rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`bounds` for every row of x ([rows, d_model]) in one int8 product."""
+        s_x = x.abs().amax(dim=1, keepdim=True) / 127.0
         xq = torch.round(x / s_x).clamp_(-127, 127)
         r = x - xq * s_x
-        acc = torch._int_mm(xq.to(torch.int8)[None, :], self.q.t())[0]
-        approx = acc.to(torch.float32) * (self.scale * s_x)
-        bound = self.err_x * float(x.norm()) + self.err_r * float(r.norm())
+        acc = torch._int_mm(xq.to(torch.int8), self.q.t())
+        approx = acc.to(torch.float32) * (self.scale[None, :] * s_x)
+        bound = self.err_x[None, :] * x.norm(dim=1, keepdim=True)
+        bound += self.err_r[None, :] * r.norm(dim=1, keepdim=True)
         bound += 1e-6 * approx.abs() + 1e-6  # the scaling of approx, rounded in fp32
         return approx, bound
 
@@ -107,7 +114,7 @@ class ScreenedHead:
         sums them all: 1.5k of 52k rows); the text tokens go through the screen."""
         if not bool(x.abs().amax(dim=1).min() > 0) or not bool(torch.isfinite(x).all()):
             return None
-        approx, bound = self._bounds_rows(x)
+        approx, bound = self.bounds_rows(x)
         if banned is not None:
             approx[:, banned] = float("-inf")
         vocab = approx.shape[1]
@@ -118,6 +125,7 @@ class ScreenedHead:
                     approx[k, lo:hi] = float("-inf")
             stamps = F.linear(x, self.weight[begin:])
             stamps[torch.isinf(approx[:, begin:])] = float("-inf")
+            stamp_ids = torch.arange(begin, vocab)
         out: list[int] = []
         for k in range(x.shape[0]):
             text = approx[k, :begin]
@@ -139,8 +147,7 @@ class ScreenedHead:
                         return None
                     if stamp_mass > best_text:  # a timestamp comes next: text is masked
                         exact, ids = exact[:0], candidates[:0]
-                all_ids = torch.arange(begin, vocab)
-                exact, ids = torch.cat([exact, row]), torch.cat([ids, all_ids])
+                exact, ids = torch.cat([exact, row]), torch.cat([ids, stamp_ids])
             if not exact.numel() or not bool(torch.isfinite(exact).any()):
                 return None
             if exact.numel() > 1:
@@ -150,18 +157,6 @@ class ScreenedHead:
             out.append(int(ids[int(torch.argmax(exact))]))
         self.screened += 1
         return out
-
-    def _bounds_rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`bounds` for every row of x ([rows, d_model]) in one int8 product."""
-        s_x = x.abs().amax(dim=1, keepdim=True) / 127.0
-        xq = torch.round(x / s_x).clamp_(-127, 127)
-        r = x - xq * s_x
-        acc = torch._int_mm(xq.to(torch.int8), self.q.t())
-        approx = acc.to(torch.float32) * (self.scale[None, :] * s_x)
-        bound = self.err_x[None, :] * x.norm(dim=1, keepdim=True)
-        bound += self.err_r[None, :] * r.norm(dim=1, keepdim=True)
-        bound += 1e-6 * approx.abs() + 1e-6
-        return approx, bound
 
     def _full(self, x: torch.Tensor, banned: torch.Tensor | None) -> int:
         self.fallbacks += 1

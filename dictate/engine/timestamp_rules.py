@@ -41,7 +41,7 @@ class TimestampRules:
         self.last_timestamp: list[int | None] = [None] * rows
 
     def push(self, tokens: Sequence[int]) -> None:
-        """The tokens each row took this step (finished rows too: they step with the others)."""
+        """The token each row took this step (before finished rows leave: `keep`)."""
         for k, token in enumerate(tokens):
             self.penultimate[k] = self.last[k]
             self.last[k] = token
